@@ -1,0 +1,224 @@
+// Package agent wires a muster agent together and runs its lifecycle: the
+// Raft node, the HTTP API, and the loops the leader runs. It holds no
+// business logic of its own.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-uuid"
+
+	"github.com/musterhq/muster/internal/cluster"
+	"github.com/musterhq/muster/internal/config"
+	"github.com/musterhq/muster/internal/fsm"
+	"github.com/musterhq/muster/internal/httpapi"
+	"github.com/musterhq/muster/internal/leader"
+	"github.com/musterhq/muster/internal/state"
+)
+
+// Version is muster's version, reported by `muster version` and the API.
+const Version = "0.1.0"
+
+// Agent is a running agent.
+type Agent struct {
+	cfg     *config.Config
+	logger  *slog.Logger
+	fsm     *fsm.FSM
+	cluster *cluster.Cluster
+	timers  *leader.SessionTimers
+	api     *httpapi.Server
+	httpSrv *http.Server
+	httpLn  net.Listener
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New validates cfg and starts the agent: Raft, the leader loop and the
+// HTTP listener. It returns once the agent serves requests.
+func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.NodeID == "" {
+		id, err := uuid.GenerateUUID()
+		if err != nil {
+			return nil, fmt.Errorf("agent: node id: %w", err)
+		}
+		cfg.NodeID = id
+	}
+	a := &Agent{cfg: cfg, logger: logger, fsm: fsm.New(), stop: make(chan struct{})}
+
+	raftAddr := net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.Ports.Server))
+	c, err := cluster.New(cluster.Config{
+		NodeID: cfg.NodeID, NodeName: cfg.NodeName, Addr: raftAddr, Dev: cfg.Dev, Logger: logger,
+	}, a.fsm)
+	if err != nil {
+		return nil, err
+	}
+	a.cluster = c
+
+	roots, err := newCARoots(cfg.NodeID)
+	if err != nil {
+		c.Shutdown()
+		return nil, err
+	}
+	a.timers = leader.NewSessionTimers(time.Duration(cfg.SessionTTLGrace), nil, logger)
+	a.api = httpapi.New(httpapi.Config{
+		Agent: httpapi.Agent{
+			NodeName: cfg.NodeName, NodeID: cfg.NodeID, Datacenter: cfg.Datacenter,
+			Address: a.advertiseAddr(), ServerPort: cfg.Ports.Server, SerfPort: cfg.Ports.SerfLAN,
+			Version: Version, Server: cfg.Server,
+		},
+		Limits: httpapi.Limits{
+			KVMaxValueSize: cfg.Limits.KVMaxValueSize,
+			TxnMaxReqLen:   cfg.Limits.TxnMaxReqLen,
+			TxnMaxOps:      cfg.Limits.TxnMaxOps,
+			MaxBodySize:    httpapi.DefaultLimits().MaxBodySize,
+		},
+		FSM: a.fsm, Cluster: c, Sessions: a.timers, Logger: logger, CARoots: roots,
+	})
+	a.timers.Expire = a.api.DestroySession
+
+	if err := a.establishLeadership(); err != nil {
+		c.Shutdown()
+		return nil, err
+	}
+	a.wg.Add(1)
+	go a.leaderLoop()
+
+	if err := a.serveHTTP(); err != nil {
+		a.Shutdown()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *Agent) advertiseAddr() string {
+	if a.cfg.AdvertiseAddr != "" {
+		return a.cfg.AdvertiseAddr
+	}
+	if a.cfg.BindAddr == "0.0.0.0" || a.cfg.BindAddr == "" {
+		return "127.0.0.1"
+	}
+	return a.cfg.BindAddr
+}
+
+func (a *Agent) serveHTTP() error {
+	if a.cfg.Ports.HTTP < 0 {
+		return nil
+	}
+	addr := net.JoinHostPort(a.cfg.ClientAddr, strconv.Itoa(a.cfg.Ports.HTTP))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("agent: http listener: %w", err)
+	}
+	a.httpLn = ln
+	a.httpSrv = &http.Server{Handler: a.api, ReadHeaderTimeout: 10 * time.Second}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := a.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.logger.Error("agent: http server stopped", "err", err)
+		}
+	}()
+	a.logger.Info("agent: HTTP API listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// HTTPAddr is the address the HTTP API listens on (useful with port 0).
+func (a *Agent) HTTPAddr() string {
+	if a.httpLn == nil {
+		return ""
+	}
+	return a.httpLn.Addr().String()
+}
+
+// Handler is the HTTP API handler.
+func (a *Agent) Handler() http.Handler { return a.api }
+
+// leaderLoop runs leader duties while this node leads.
+func (a *Agent) leaderLoop() {
+	defer a.wg.Done()
+	ch := a.cluster.LeaderCh()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case isLeader := <-ch:
+			if !isLeader {
+				a.timers.ClearAll()
+				continue
+			}
+			if err := a.establishLeadership(); err != nil {
+				a.logger.Error("agent: leader setup failed", "err", err)
+			}
+		}
+	}
+}
+
+// establishLeadership registers this node in the catalog with a passing
+// serfHealth check and restarts every TTL session's timer at full TTL.
+func (a *Agent) establishLeadership() error {
+	node := fsm.RegisterRequest{
+		Node: state.Node{
+			ID: a.cfg.NodeID, Node: a.cfg.NodeName, Address: a.advertiseAddr(), Datacenter: a.cfg.Datacenter,
+			TaggedAddresses: map[string]string{
+				"lan": a.advertiseAddr(), "lan_ipv4": a.advertiseAddr(),
+				"wan": a.advertiseAddr(), "wan_ipv4": a.advertiseAddr(),
+			},
+			Meta: map[string]string{"consul-network-segment": ""},
+		},
+		Checks: []*state.HealthCheck{{
+			CheckID: state.SerfCheckID, Name: "Serf Health Status", Status: state.HealthPassing,
+			Output: "Agent alive and reachable", ServiceTags: []string{},
+		}},
+	}
+	out, _, err := a.cluster.Apply(fsm.RegisterRequestType, &node)
+	if err != nil {
+		return err
+	}
+	if err, ok := out.(error); ok {
+		return err
+	}
+	_, sessions, err := a.fsm.State().SessionList(nil, "")
+	if err != nil {
+		return err
+	}
+	for _, s := range sessions {
+		if ttl, err := time.ParseDuration(s.TTL); err == nil {
+			a.timers.Reset(s.ID, ttl)
+		}
+	}
+	return nil
+}
+
+// Shutdown stops the HTTP server (letting in-flight requests finish for a
+// few seconds), the leader loop and Raft.
+func (a *Agent) Shutdown() error {
+	select {
+	case <-a.stop:
+		return nil
+	default:
+	}
+	close(a.stop)
+	if a.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if err := a.httpSrv.Shutdown(ctx); err != nil {
+			a.httpSrv.Close()
+		}
+	}
+	a.timers.ClearAll()
+	err := a.cluster.Shutdown()
+	a.wg.Wait()
+	return err
+}

@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/musterhq/muster/internal/agent"
+	"github.com/musterhq/muster/internal/config"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// agentFlags parses `muster agent` flags into a config: defaults, then
+// -dev, then config files in order, then the other flags (flags win, as in
+// Consul). It returns the unknown config keys to warn about.
+func agentFlags(args []string, ui *UI) (*config.Config, []string, error) {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.SetOutput(ui.Err)
+	var (
+		dev             = fs.Bool("dev", false, "Development mode: an in-memory server on 127.0.0.1")
+		server          = fs.Bool("server", false, "Run as a server")
+		bootstrap       = fs.Bool("bootstrap", false, "Bootstrap a single-server cluster")
+		bootstrapExpect = fs.Int("bootstrap-expect", 0, "Servers to wait for before bootstrapping")
+		bind            = fs.String("bind", "", "Address to bind cluster traffic to")
+		client          = fs.String("client", "", "Address to bind the HTTP and DNS servers to")
+		advertise       = fs.String("advertise", "", "Address to advertise to other nodes")
+		httpPort        = fs.Int("http-port", 0, "HTTP API port")
+		dnsPort         = fs.Int("dns-port", 0, "DNS port")
+		serverPort      = fs.Int("server-port", 0, "Server RPC (Raft) port")
+		serfLANPort     = fs.Int("serf-lan-port", 0, "LAN gossip port")
+		node            = fs.String("node", "", "Node name (default: hostname)")
+		nodeID          = fs.String("node-id", "", "Node ID, a UUID (default: random)")
+		dc              = fs.String("datacenter", "", "Datacenter name")
+		dataDir         = fs.String("data-dir", "", "Directory for durable state")
+		logLevel        = fs.String("log-level", "", "Log level: trace, debug, info, warn, error")
+		uiFlag          = fs.Bool("ui", false, "Serve the web UI (always on)")
+		configFiles     stringList
+		retryJoin       stringList
+	)
+	fs.Var(&configFiles, "config-file", "JSON config file (repeatable)")
+	fs.Var(&retryJoin, "retry-join", "Address of an agent to join, retried (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	_ = uiFlag
+	cfg := config.Default()
+	if *dev {
+		cfg.ApplyDev()
+	}
+	var unknown []string
+	for _, f := range configFiles {
+		u, err := cfg.LoadFile(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		unknown = append(unknown, u...)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	str := func(name string, dst *string, v string) {
+		if set[name] {
+			*dst = v
+		}
+	}
+	num := func(name string, dst *int, v int) {
+		if set[name] {
+			*dst = v
+		}
+	}
+	if set["server"] {
+		cfg.Server = *server
+	}
+	if set["bootstrap"] {
+		cfg.Bootstrap = *bootstrap
+	}
+	num("bootstrap-expect", &cfg.BootstrapExpect, *bootstrapExpect)
+	str("bind", &cfg.BindAddr, *bind)
+	str("client", &cfg.ClientAddr, *client)
+	str("advertise", &cfg.AdvertiseAddr, *advertise)
+	num("http-port", &cfg.Ports.HTTP, *httpPort)
+	num("dns-port", &cfg.Ports.DNS, *dnsPort)
+	num("server-port", &cfg.Ports.Server, *serverPort)
+	num("serf-lan-port", &cfg.Ports.SerfLAN, *serfLANPort)
+	str("node", &cfg.NodeName, *node)
+	str("node-id", &cfg.NodeID, *nodeID)
+	str("datacenter", &cfg.Datacenter, *dc)
+	str("data-dir", &cfg.DataDir, *dataDir)
+	str("log-level", &cfg.LogLevel, *logLevel)
+	cfg.RetryJoin = append(cfg.RetryJoin, retryJoin...)
+	return cfg, unknown, nil
+}
+
+func runAgent(ctx context.Context, ui *UI, args []string) int {
+	cfg, unknown, err := agentFlags(args, ui)
+	if err != nil {
+		fmt.Fprintln(ui.Err, err)
+		return 1
+	}
+	logger := newLogger(ui, cfg.LogLevel)
+	if len(unknown) > 0 {
+		logger.Warn("config: keys muster does not use were ignored", "keys", strings.Join(unknown, ","))
+	}
+	a, err := agent.New(cfg, logger)
+	if err != nil {
+		fmt.Fprintf(ui.Err, "==> %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(ui.Out, "==> muster agent running!\n    Node name: %q\n   Datacenter: %q\n     HTTP API: http://%s\n",
+		cfg.NodeName, cfg.Datacenter, a.HTTPAddr())
+	<-ctx.Done()
+	fmt.Fprintln(ui.Out, "==> Caught signal, shutting down")
+	if err := a.Shutdown(); err != nil {
+		logger.Error("agent: shutdown", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(ui *UI, level string) *slog.Logger {
+	var l slog.Level
+	switch strings.ToLower(level) {
+	case "trace", "debug":
+		l = slog.LevelDebug
+	case "warn", "warning":
+		l = slog.LevelWarn
+	case "err", "error":
+		l = slog.LevelError
+	default:
+		l = slog.LevelInfo
+	}
+	w := ui.Err
+	if w == nil {
+		w = os.Stderr
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,241 @@
+// Package cluster wraps hashicorp/raft: it starts a server's Raft node, and
+// turns a command into a committed, applied log entry (Apply).
+//
+// Dev mode is a one-node Raft on in-memory stores, bootstrapped at start, so
+// that every write takes the same path as in a cluster.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+
+	"github.com/musterhq/muster/internal/fsm"
+)
+
+// Sentinel errors of Apply.
+var (
+	// ErrNotLeader means this server cannot accept writes; nothing was applied.
+	ErrNotLeader = errors.New("cluster: not the leader")
+	// ErrUnknownOutcome means leadership was lost while the entry was in
+	// flight: it may or may not be applied. Never retry a non-idempotent
+	// write blindly after it.
+	ErrUnknownOutcome = errors.New("cluster: leadership lost, outcome unknown")
+	// ErrShutdown means the server is stopping.
+	ErrShutdown = errors.New("cluster: shutting down")
+)
+
+// Config configures a Raft node.
+type Config struct {
+	NodeID   string       // Raft server ID; stable across restarts
+	NodeName string       // human name, shown in peer lists
+	Addr     string       // advertised Raft address (host:port)
+	Dev      bool         // in-memory, single node, bootstrapped at start
+	Logger   *slog.Logger // never nil
+
+	// ApplyTimeout bounds how long Apply waits to enqueue an entry.
+	ApplyTimeout time.Duration
+}
+
+// Cluster is a running Raft node.
+type Cluster struct {
+	cfg   Config
+	raft  *raft.Raft
+	fsm   *fsm.FSM
+	trans raft.Transport
+}
+
+// New starts a Raft node applying to f. In dev mode it bootstraps a
+// one-server configuration and returns once this node is leader.
+func New(cfg Config, f *fsm.FSM) (*Cluster, error) {
+	if !cfg.Dev {
+		return nil, fmt.Errorf("cluster: only -dev mode is implemented so far")
+	}
+	if cfg.ApplyTimeout == 0 {
+		cfg.ApplyTimeout = 10 * time.Second
+	}
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.NodeID)
+	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{cfg.Logger}})
+	// A single in-memory node has nobody to wait for: elect it at once.
+	rc.HeartbeatTimeout = 50 * time.Millisecond
+	rc.ElectionTimeout = 50 * time.Millisecond
+	rc.LeaderLeaseTimeout = 50 * time.Millisecond
+	rc.CommitTimeout = 5 * time.Millisecond
+	rc.MaxAppendEntries = 512 // entries grouped into one commit under load
+	rc.SnapshotThreshold = 16384
+	rc.SnapshotInterval = 30 * time.Second
+	rc.NoSnapshotRestoreOnStart = true
+
+	logs := raft.NewInmemStore()
+	snaps := raft.NewInmemSnapshotStore()
+	addr, trans := raft.NewInmemTransport(raft.ServerAddress(cfg.Addr))
+	bootstrap := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: addr}}}
+	if err := raft.BootstrapCluster(rc, logs, logs, snaps, trans, bootstrap); err != nil {
+		return nil, fmt.Errorf("cluster: bootstrap: %w", err)
+	}
+	r, err := raft.NewRaft(rc, f, logs, logs, snaps, trans)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: start raft: %w", err)
+	}
+	c := &Cluster{cfg: cfg, raft: r, fsm: f, trans: trans}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.WaitLeader(ctx); err != nil {
+		r.Shutdown()
+		return nil, err
+	}
+	return c, nil
+}
+
+// WaitLeader blocks until this node is leader or ctx ends.
+func (c *Cluster) WaitLeader(ctx context.Context) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for c.raft.State() != raft.Leader {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: no leader: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// Apply proposes a command and blocks until it is committed and applied on
+// this server, returning the FSM's response and the entry's Raft index. See
+// the sentinel errors for what a failure means.
+func (c *Cluster) Apply(t fsm.MessageType, body any) (any, uint64, error) {
+	data, err := fsm.Encode(t, time.Now().UnixNano(), body)
+	if err != nil {
+		return nil, 0, err
+	}
+	fut := c.raft.Apply(data, c.cfg.ApplyTimeout)
+	if err := fut.Error(); err != nil {
+		return nil, 0, mapRaftError(err)
+	}
+	return fut.Response(), fut.Index(), nil
+}
+
+func mapRaftError(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return fmt.Errorf("%w: %v", ErrNotLeader, err)
+	case errors.Is(err, raft.ErrLeadershipLost):
+		return fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return ErrShutdown
+	}
+	return fmt.Errorf("cluster: apply: %w", err)
+}
+
+// IsLeader reports whether this node is the Raft leader.
+func (c *Cluster) IsLeader() bool { return c.raft.State() == raft.Leader }
+
+// LeaderCh delivers true when this node becomes leader and false when it
+// stops being leader. Only one goroutine may read it.
+func (c *Cluster) LeaderCh() <-chan bool { return c.raft.LeaderCh() }
+
+// Leader returns the leader's Raft address, or "" if none is known.
+func (c *Cluster) Leader() string {
+	addr, _ := c.raft.LeaderWithID()
+	return string(addr)
+}
+
+// VerifyLeader confirms with a quorum that this node is still leader; reads
+// that must be linearizable call it first.
+func (c *Cluster) VerifyLeader() error {
+	if err := c.raft.VerifyLeader().Error(); err != nil {
+		return mapRaftError(err)
+	}
+	return nil
+}
+
+// LastContact is the time since the leader was last heard from: zero on the
+// leader itself.
+func (c *Cluster) LastContact() time.Duration {
+	if c.IsLeader() {
+		return 0
+	}
+	lc := c.raft.LastContact()
+	if lc.IsZero() {
+		return 0
+	}
+	return time.Since(lc)
+}
+
+// Server is one member of the Raft configuration.
+type Server struct {
+	ID      string
+	Address string
+	Leader  bool
+	Voter   bool
+}
+
+// Servers returns the current Raft configuration.
+func (c *Cluster) Servers() ([]Server, uint64, error) {
+	fut := c.raft.GetConfiguration()
+	if err := fut.Error(); err != nil {
+		return nil, 0, mapRaftError(err)
+	}
+	leader := c.Leader()
+	var out []Server
+	for _, s := range fut.Configuration().Servers {
+		out = append(out, Server{
+			ID:      string(s.ID),
+			Address: string(s.Address),
+			Leader:  string(s.Address) == leader,
+			Voter:   s.Suffrage == raft.Voter,
+		})
+	}
+	return out, fut.Index(), nil
+}
+
+// AppliedIndex is the index of the last entry applied to the FSM.
+func (c *Cluster) AppliedIndex() uint64 { return c.raft.AppliedIndex() }
+
+// Restore replaces the whole state with a snapshot stream, through Raft, so
+// every server installs it.
+func (c *Cluster) Restore(r io.Reader) error {
+	cfg := c.raft.GetConfiguration()
+	if err := cfg.Error(); err != nil {
+		return mapRaftError(err)
+	}
+	meta := &raft.SnapshotMeta{
+		Version:            raft.SnapshotVersionMax,
+		Index:              c.raft.LastIndex(),
+		Term:               1,
+		Configuration:      cfg.Configuration(),
+		ConfigurationIndex: cfg.Index(),
+	}
+	if err := c.raft.Restore(meta, r, time.Minute); err != nil {
+		return mapRaftError(err)
+	}
+	return nil
+}
+
+// Shutdown stops the Raft node and waits for it.
+func (c *Cluster) Shutdown() error {
+	return c.raft.Shutdown().Error()
+}
+
+// slogWriter sends hclog's lines to slog.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Warn(string(trimNewline(p)), "component", "raft")
+	return len(p), nil
+}
+
+func trimNewline(p []byte) []byte {
+	for len(p) > 0 && (p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
+		p = p[:len(p)-1]
+	}
+	return p
+}

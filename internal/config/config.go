@@ -1,0 +1,219 @@
+// Package config holds the agent's configuration: defaults, JSON config
+// files with Consul's key names, command-line flags, and validation.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Ports are the agent's listening ports. -1 disables one.
+type Ports struct {
+	HTTP    int `json:"http"`
+	HTTPS   int `json:"https"`
+	DNS     int `json:"dns"`
+	Server  int `json:"server"`
+	SerfLAN int `json:"serf_lan"`
+	SerfWAN int `json:"serf_wan"`
+	GRPC    int `json:"grpc"`
+	GRPCTLS int `json:"grpc_tls"`
+}
+
+// Limits bound requests (Consul's "limits" block).
+type Limits struct {
+	KVMaxValueSize int `json:"kv_max_value_size"` // bytes of one KV value
+	TxnMaxReqLen   int `json:"txn_max_req_len"`   // bytes of a /v1/txn body
+	TxnMaxOps      int `json:"txn_max_ops"`       // muster: operations per transaction
+}
+
+// Config is the agent's configuration. JSON keys are Consul's.
+type Config struct {
+	Dev             bool     `json:"-"`
+	Server          bool     `json:"server"`
+	Bootstrap       bool     `json:"bootstrap"`
+	BootstrapExpect int      `json:"bootstrap_expect"`
+	NodeName        string   `json:"node_name"`
+	NodeID          string   `json:"node_id"`
+	Datacenter      string   `json:"datacenter"`
+	DataDir         string   `json:"data_dir"`
+	BindAddr        string   `json:"bind_addr"`
+	ClientAddr      string   `json:"client_addr"`
+	AdvertiseAddr   string   `json:"advertise_addr"`
+	Ports           Ports    `json:"ports"`
+	LogLevel        string   `json:"log_level"`
+	RetryJoin       []string `json:"retry_join"`
+	Limits          Limits   `json:"limits"`
+
+	// SessionTTLGrace is how long after its TTL an unrenewed session
+	// expires (muster; Consul instead doubles the TTL).
+	SessionTTLGrace Duration `json:"session_ttl_grace"`
+}
+
+// Duration is a time.Duration that reads "10s" in JSON.
+type Duration time.Duration
+
+// UnmarshalJSON accepts a duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration string such as \"10s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Default returns the configuration of a plain agent.
+func Default() *Config {
+	return &Config{
+		Datacenter: "dc1",
+		BindAddr:   "0.0.0.0",
+		ClientAddr: "127.0.0.1",
+		Ports: Ports{
+			HTTP:    8500, // Consul's
+			HTTPS:   -1,
+			DNS:     8600,
+			Server:  8300,
+			SerfLAN: 8301,
+			SerfWAN: 8302,
+			GRPC:    -1,
+			GRPCTLS: -1,
+		},
+		LogLevel: "info",
+		Limits: Limits{
+			KVMaxValueSize: 512 * 1024,      // Consul's default
+			TxnMaxReqLen:   2 * 1024 * 1024, // room for a full-size value in base64
+			TxnMaxOps:      64,              // Consul's default
+		},
+		SessionTTLGrace: Duration(time.Second),
+	}
+}
+
+// ApplyDev sets what -dev implies: an in-memory server, bound to loopback.
+func (c *Config) ApplyDev() {
+	c.Dev = true
+	c.Server = true
+	c.Bootstrap = true
+	c.BindAddr = "127.0.0.1"
+}
+
+// knownKeys lists every top-level and nested key muster reads; others are
+// accepted with a warning.
+var knownKeys = map[string][]string{
+	"": {"server", "bootstrap", "bootstrap_expect", "node_name", "node_id", "datacenter",
+		"data_dir", "bind_addr", "client_addr", "advertise_addr", "ports", "log_level",
+		"retry_join", "limits", "session_ttl_grace"},
+	"ports":  {"http", "https", "dns", "server", "serf_lan", "serf_wan", "grpc", "grpc_tls"},
+	"limits": {"kv_max_value_size", "txn_max_req_len", "txn_max_ops"},
+}
+
+// LoadFile merges a JSON config file into c. It returns the keys it does
+// not use (dotted paths), which the caller reports with one warning; they are
+// never an error, so Consul config files work unchanged.
+func (c *Config) LoadFile(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := json.Unmarshal(b, c); err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	return unknownKeys(raw), nil
+}
+
+func unknownKeys(raw map[string]json.RawMessage) []string {
+	known := func(section, key string) bool {
+		for _, k := range knownKeys[section] {
+			if k == key {
+				return true
+			}
+		}
+		return false
+	}
+	var out []string
+	for k, v := range raw {
+		if !known("", k) {
+			out = append(out, k)
+			continue
+		}
+		if _, nested := knownKeys[k]; nested {
+			var sub map[string]json.RawMessage
+			if json.Unmarshal(v, &sub) == nil {
+				for sk := range sub {
+					if !known(k, sk) {
+						out = append(out, k+"."+sk)
+					}
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ValidationError names the field that is wrong.
+type ValidationError struct {
+	Field string
+	Value any
+	Err   error
+}
+
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("config: %s=%v: %v", e.Field, e.Value, e.Err)
+}
+
+func (e *ValidationError) Unwrap() error { return e.Err }
+
+var errInvalid = errors.New("invalid")
+
+// Validate checks the configuration and fills values derived from others.
+func (c *Config) Validate() error {
+	if c.Datacenter == "" || strings.ContainsAny(c.Datacenter, " /") {
+		return &ValidationError{"datacenter", c.Datacenter, fmt.Errorf("%w: must be non-empty, without spaces or slashes", errInvalid)}
+	}
+	if !c.Dev && c.Server {
+		return &ValidationError{"server", c.Server, errors.New("only -dev servers are implemented so far; run 'muster agent -dev'")}
+	}
+	if !c.Dev && !c.Server {
+		return &ValidationError{"server", c.Server, errors.New("client agents are not implemented yet; run 'muster agent -dev'")}
+	}
+	for name, p := range map[string]int{"ports.http": c.Ports.HTTP, "ports.dns": c.Ports.DNS, "ports.server": c.Ports.Server, "ports.serf_lan": c.Ports.SerfLAN} {
+		if p < -1 || p > 65535 {
+			return &ValidationError{name, p, fmt.Errorf("%w: port out of range", errInvalid)}
+		}
+	}
+	if c.Limits.KVMaxValueSize <= 0 {
+		return &ValidationError{"limits.kv_max_value_size", c.Limits.KVMaxValueSize, fmt.Errorf("%w: must be positive", errInvalid)}
+	}
+	if c.Limits.TxnMaxReqLen <= 0 {
+		return &ValidationError{"limits.txn_max_req_len", c.Limits.TxnMaxReqLen, fmt.Errorf("%w: must be positive", errInvalid)}
+	}
+	if c.Limits.TxnMaxOps <= 0 {
+		return &ValidationError{"limits.txn_max_ops", c.Limits.TxnMaxOps, fmt.Errorf("%w: must be positive", errInvalid)}
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "trace", "debug", "info", "warn", "warning", "err", "error":
+	default:
+		return &ValidationError{"log_level", c.LogLevel, fmt.Errorf("%w: want trace, debug, info, warn or error", errInvalid)}
+	}
+	if c.NodeName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return &ValidationError{"node_name", "", err}
+		}
+		c.NodeName = h
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package httpapi
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/musterhq/muster/internal/state"
+)
+
+// Blocking query bounds, Consul's.
+const (
+	defaultWait = 5 * time.Minute
+	maxWait     = 10 * time.Minute
+)
+
+// queryOpts are the read options every GET accepts.
+type queryOpts struct {
+	minIndex   uint64
+	wait       time.Duration
+	consistent bool
+	stale      bool
+}
+
+func parseQuery(r *http.Request, dc string) (queryOpts, error) {
+	q := r.URL.Query()
+	var o queryOpts
+	if err := checkDC(r, dc); err != nil {
+		return o, err
+	}
+	if v := q.Get("index"); v != "" {
+		idx, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return o, badRequest("Invalid index %q", v)
+		}
+		o.minIndex = idx
+	}
+	if v := q.Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return o, badRequest("Invalid wait time %q", v)
+		}
+		o.wait = d
+	}
+	_, o.consistent = q["consistent"]
+	_, o.stale = q["stale"]
+	if o.consistent && o.stale {
+		return o, badRequest("Cannot specify ?stale with ?consistent, conflicting semantics.")
+	}
+	return o, nil
+}
+
+// checkDC refuses a ?dc= other than ours: muster serves one datacenter.
+func checkDC(r *http.Request, dc string) error {
+	if v := r.URL.Query().Get("dc"); v != "" && v != dc {
+		return &httpError{http.StatusInternalServerError, CodeNotFound, "No path to datacenter"}
+	}
+	return nil
+}
+
+// queryFunc runs one read against st, arming ws to fire when its result may
+// change, and returns the result's index.
+type queryFunc func(ws memdb.WatchSet, st *state.Store) (uint64, error)
+
+// blockingQuery runs fn and, when the request carries ?index=N, re-runs it
+// each time its watches fire until the index passes N, the wait (plus up to
+// 1/16 jitter, as in Consul) runs out, the client goes away, or the store is
+// replaced by a snapshot restore. It sets the index and consistency headers.
+func (s *Server) blockingQuery(w http.ResponseWriter, r *http.Request, o queryOpts, fn queryFunc) error {
+	if o.consistent {
+		if err := s.cfg.Cluster.VerifyLeader(); err != nil {
+			return err
+		}
+	}
+	ctx := r.Context()
+	if o.minIndex > 0 {
+		wait := o.wait
+		if wait == 0 || wait > maxWait {
+			wait = defaultWait
+			if o.wait > maxWait {
+				wait = maxWait
+			}
+		}
+		wait += rand.N(wait/16 + 1)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, wait)
+		defer cancel()
+	}
+	var idx uint64
+	for {
+		st := s.store()
+		ws := memdb.NewWatchSet()
+		ws.Add(st.AbandonCh())
+		var err error
+		if idx, err = fn(ws, st); err != nil {
+			return err
+		}
+		if o.minIndex == 0 || idx > o.minIndex {
+			break
+		}
+		if ws.WatchCtx(ctx) != nil {
+			break // timed out or the client left: answer with what we have
+		}
+		if s.store() != st {
+			// Restored from a snapshot: answer now so the client re-reads,
+			// even if the index went backwards.
+			if idx, err = fn(nil, s.store()); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	setIndex(w, idx)
+	s.setConsistency(w, o)
+	return nil
+}
+
+// setConsistency sets the headers Consul clients read into QueryMeta.
+func (s *Server) setConsistency(w http.ResponseWriter, o queryOpts) {
+	h := w.Header()
+	known := s.cfg.Cluster.Leader() != ""
+	h.Set("X-Consul-KnownLeader", strconv.FormatBool(known))
+	h.Set("X-Consul-LastContact", strconv.FormatInt(s.cfg.Cluster.LastContact().Milliseconds(), 10))
+	switch {
+	case o.consistent:
+		h.Set("X-Consul-Effective-Consistency", "consistent")
+	case o.stale:
+		h.Set("X-Consul-Effective-Consistency", "stale")
+	default:
+		h.Set("X-Consul-Effective-Consistency", "leader")
+	}
+}

@@ -1,0 +1,75 @@
+// Package leader holds the loops only the Raft leader runs: session TTL
+// expiry now; member reconciliation and reaping in later slices.
+package leader
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// SessionTimers expires sessions whose TTL ran out without a renewal. A
+// session expires at TTL plus Grace, not at 2×TTL as in Consul: a client
+// renewing every TTL/2 never sees it, and a dead one is detected promptly.
+//
+// Timers live only in the leader's memory. A new leader restarts every TTL
+// session's timer at the full TTL (Consul's rule), so a leader change never
+// expires a healthy session early.
+type SessionTimers struct {
+	Grace  time.Duration
+	Expire func(id string) error // destroys the session through Raft
+	Logger *slog.Logger
+
+	mu     sync.Mutex
+	timers map[string]*time.Timer // guarded by mu
+}
+
+// NewSessionTimers returns timers that call expire when a session's TTL plus
+// grace passes without a Reset.
+func NewSessionTimers(grace time.Duration, expire func(id string) error, logger *slog.Logger) *SessionTimers {
+	return &SessionTimers{Grace: grace, Expire: expire, Logger: logger, timers: map[string]*time.Timer{}}
+}
+
+// Reset (re)starts id's timer at ttl plus grace.
+func (t *SessionTimers) Reset(id string, ttl time.Duration) {
+	if ttl <= 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tm, ok := t.timers[id]; ok {
+		tm.Stop()
+	}
+	t.timers[id] = time.AfterFunc(ttl+t.Grace, func() { t.expire(id) })
+}
+
+func (t *SessionTimers) expire(id string) {
+	t.mu.Lock()
+	delete(t.timers, id)
+	t.mu.Unlock()
+	if err := t.Expire(id); err != nil {
+		t.Logger.Warn("leader: session TTL expiry failed", "session", id, "err", err)
+		return
+	}
+	t.Logger.Debug("leader: session expired", "session", id)
+}
+
+// Clear stops id's timer, if any.
+func (t *SessionTimers) Clear(id string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tm, ok := t.timers[id]; ok {
+		tm.Stop()
+		delete(t.timers, id)
+	}
+}
+
+// ClearAll stops every timer: the node lost leadership.
+func (t *SessionTimers) ClearAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, tm := range t.timers {
+		tm.Stop()
+		delete(t.timers, id)
+	}
+}

@@ -1,0 +1,261 @@
+package state
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/go-memdb"
+)
+
+// KVEntry is one key/value entry. Its JSON form is Consul's KVPair, plus the
+// FencingToken extension that Consul clients ignore.
+type KVEntry struct {
+	LockIndex   uint64
+	Key         string
+	Flags       uint64
+	Value       []byte
+	Session     string `json:",omitempty"`
+	CreateIndex uint64
+	ModifyIndex uint64
+
+	// FencingToken is the Raft index at which Session acquired the lock:
+	// strictly increasing per key across acquisitions, 0 while unlocked. A
+	// resource that remembers the highest token it has seen can refuse a
+	// write from a holder that has since lost the lock.
+	FencingToken uint64 `json:",omitempty"`
+}
+
+// clone returns a copy that may be modified and inserted.
+func (e *KVEntry) clone() *KVEntry {
+	c := *e
+	return &c
+}
+
+// Tombstone remembers the index at which a key was deleted, so that the index
+// a reader sees for a missing key or a prefix never goes backwards.
+type Tombstone struct {
+	Key   string
+	Index uint64
+}
+
+// KVGet returns the entry for key (nil if missing) and the index a blocking
+// reader should compare: the entry's ModifyIndex, or the index of its
+// deletion. ws, if not nil, is armed to fire when the key changes.
+func (s *Store) KVGet(ws memdb.WatchSet, key string) (uint64, *KVEntry, error) {
+	tx := s.db.Txn(false)
+	defer tx.Abort()
+	ch, raw, err := tx.FirstWatch(tableKVs, "id", key)
+	if err != nil {
+		return 0, nil, fmt.Errorf("state: kv get: %w", err)
+	}
+	ws.Add(ch)
+	if raw != nil {
+		e := raw.(*KVEntry)
+		return e.ModifyIndex, e, nil
+	}
+	return tombstoneIndex(tx, key, false), nil, nil
+}
+
+// KVList returns the entries whose keys start with prefix, in key order, and
+// the highest index among them and the tombstones under prefix.
+func (s *Store) KVList(ws memdb.WatchSet, prefix string) (uint64, []*KVEntry, error) {
+	tx := s.db.Txn(false)
+	defer tx.Abort()
+	return kvListTxn(tx, ws, prefix)
+}
+
+func kvListTxn(tx *memdb.Txn, ws memdb.WatchSet, prefix string) (uint64, []*KVEntry, error) {
+	it, err := tx.Get(tableKVs, "id_prefix", prefix)
+	if err != nil {
+		return 0, nil, fmt.Errorf("state: kv list: %w", err)
+	}
+	ws.Add(it.WatchCh())
+	idx := tombstoneIndex(tx, prefix, true)
+	var out []*KVEntry
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		e := raw.(*KVEntry)
+		out = append(out, e)
+		if e.ModifyIndex > idx {
+			idx = e.ModifyIndex
+		}
+	}
+	return idx, out, nil
+}
+
+// KVKeys returns the keys under prefix. With a non-empty separator, keys are
+// cut after the first separator following the prefix and deduplicated, as in
+// Consul's ?keys&separator=/.
+func (s *Store) KVKeys(ws memdb.WatchSet, prefix, sep string) (uint64, []string, error) {
+	tx := s.db.Txn(false)
+	defer tx.Abort()
+	idx, entries, err := kvListTxn(tx, ws, prefix)
+	if err != nil {
+		return 0, nil, err
+	}
+	var keys []string
+	last := ""
+	for _, e := range entries {
+		k := e.Key
+		if sep != "" {
+			if i := strings.Index(k[len(prefix):], sep); i >= 0 {
+				k = k[:len(prefix)+i+len(sep)]
+			}
+		}
+		if k != last {
+			keys = append(keys, k)
+			last = k
+		}
+	}
+	return idx, keys, nil
+}
+
+// tombstoneIndex is the highest deletion index of key, or of any key under it
+// when prefix is true.
+func tombstoneIndex(tx *memdb.Txn, key string, prefix bool) uint64 {
+	if !prefix {
+		raw, err := tx.First(tableTombstones, "id", key)
+		if err != nil || raw == nil {
+			return 0
+		}
+		return raw.(*Tombstone).Index
+	}
+	it, err := tx.Get(tableTombstones, "id_prefix", key)
+	if err != nil {
+		return 0
+	}
+	var max uint64
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if v := raw.(*Tombstone).Index; v > max {
+			max = v
+		}
+	}
+	return max
+}
+
+// KVSet writes e's Value and Flags, keeping any lock on the key (a plain set
+// does not release a lock, as in Consul).
+func (s *Store) KVSet(idx uint64, now int64, e *KVEntry) error {
+	tx := s.writeTxn(idx, now)
+	defer tx.Abort()
+	if err := kvSetTxn(tx, e); err != nil {
+		return err
+	}
+	tx.Commit()
+	return nil
+}
+
+func kvGetTxn(tx *txn, key string) (*KVEntry, error) {
+	raw, err := tx.First(tableKVs, "id", key)
+	if err != nil {
+		return nil, fmt.Errorf("state: kv get: %w", err)
+	}
+	if raw == nil {
+		return nil, nil
+	}
+	return raw.(*KVEntry), nil
+}
+
+// kvInsertTxn stores e with ModifyIndex set to the transaction's index.
+func kvInsertTxn(tx *txn, e *KVEntry) error {
+	e.ModifyIndex = tx.idx
+	if e.CreateIndex == 0 {
+		e.CreateIndex = tx.idx
+	}
+	if len(e.Value) == 0 {
+		e.Value = nil
+	}
+	if err := tx.Insert(tableKVs, e); err != nil {
+		return fmt.Errorf("state: kv insert: %w", err)
+	}
+	if _, err := tx.DeleteAll(tableTombstones, "id", e.Key); err != nil {
+		return fmt.Errorf("state: kv tombstone: %w", err)
+	}
+	return tx.bumpIndex(tableKVs)
+}
+
+func kvSetTxn(tx *txn, e *KVEntry) error {
+	existing, err := kvGetTxn(tx, e.Key)
+	if err != nil {
+		return err
+	}
+	n := &KVEntry{Key: e.Key, Flags: e.Flags, Value: e.Value}
+	if existing != nil {
+		n.CreateIndex = existing.CreateIndex
+		n.LockIndex = existing.LockIndex
+		n.Session = existing.Session
+		n.FencingToken = existing.FencingToken
+	}
+	return kvInsertTxn(tx, n)
+}
+
+// kvCASTxn sets e only if the key's ModifyIndex equals cas, or, with cas 0,
+// only if the key does not exist. It reports whether it wrote.
+func kvCASTxn(tx *txn, e *KVEntry, cas uint64) (bool, error) {
+	existing, err := kvGetTxn(tx, e.Key)
+	if err != nil {
+		return false, err
+	}
+	if cas == 0 && existing != nil {
+		return false, nil
+	}
+	if cas != 0 && (existing == nil || existing.ModifyIndex != cas) {
+		return false, nil
+	}
+	return true, kvSetTxn(tx, e)
+}
+
+// kvDeleteTxn removes key (a no-op if missing), leaves a tombstone, and hands
+// a lock the key carried to the next queued waiter.
+func kvDeleteTxn(tx *txn, key string) error {
+	existing, err := kvGetTxn(tx, key)
+	if err != nil || existing == nil {
+		return err
+	}
+	if err := tx.Delete(tableKVs, existing); err != nil {
+		return fmt.Errorf("state: kv delete: %w", err)
+	}
+	if err := tx.Insert(tableTombstones, &Tombstone{Key: key, Index: tx.idx}); err != nil {
+		return fmt.Errorf("state: kv tombstone: %w", err)
+	}
+	if err := tx.bumpIndex(tableKVs); err != nil {
+		return err
+	}
+	if existing.Session != "" {
+		return grantNextTxn(tx, key)
+	}
+	return nil
+}
+
+// kvDeleteCASTxn deletes key only if its ModifyIndex equals cas (a missing key
+// with cas 0 counts as deleted, as in Consul).
+func kvDeleteCASTxn(tx *txn, key string, cas uint64) (bool, error) {
+	existing, err := kvGetTxn(tx, key)
+	if err != nil {
+		return false, err
+	}
+	if existing == nil {
+		return cas == 0, nil
+	}
+	if existing.ModifyIndex != cas {
+		return false, nil
+	}
+	return true, kvDeleteTxn(tx, key)
+}
+
+// kvDeleteTreeTxn deletes every key under prefix.
+func kvDeleteTreeTxn(tx *txn, prefix string) error {
+	it, err := tx.Get(tableKVs, "id_prefix", prefix)
+	if err != nil {
+		return fmt.Errorf("state: kv delete-tree: %w", err)
+	}
+	var keys []string
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		keys = append(keys, raw.(*KVEntry).Key)
+	}
+	for _, k := range keys {
+		if err := kvDeleteTxn(tx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+// Package state is muster's replicated state: the tables every server holds in
+// memory (key/value entries, sessions, lock queues, nodes, checks), built on
+// hashicorp/go-memdb.
+//
+// Writes come only from the FSM (package fsm), each with the Raft index of its
+// log entry and the leader's clock reading carried in that entry, so every
+// server computes the same state. Reads are lock-free snapshots. A reader that
+// wants to block until its result changes passes a memdb.WatchSet; a write's
+// commit closes exactly the watch channels of the radix-tree nodes it changed,
+// so a reader of one key is not woken by writes to another.
+//
+// Each public write method opens one memdb transaction and delegates to a
+// composable xxxTxn function; /v1/txn and the lock queue are built from the
+// same pieces.
+package state
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/go-memdb"
+)
+
+// Sentinel errors. Callers match them with errors.Is; the HTTP layer maps each
+// to a status code and a stable error code.
+var (
+	ErrSessionNotFound = errors.New("state: session not found")
+	ErrLockHeld        = errors.New("state: lock is held by another session")
+	ErrLockDelay       = errors.New("state: key is in its lock-delay")
+	ErrNotLockHolder   = errors.New("state: session does not hold the lock")
+	ErrCASFailed       = errors.New("state: check-and-set index mismatch")
+	ErrKeyExists       = errors.New("state: key exists")
+	ErrKeyNotFound     = errors.New("state: key not found")
+	ErrNodeNotFound    = errors.New("state: node not found")
+	ErrCheckNotFound   = errors.New("state: check not found")
+	ErrCheckCritical   = errors.New("state: check is critical")
+	ErrBadRequest      = errors.New("state: bad request")
+)
+
+// Store holds the tables. It is safe for concurrent use: any number of
+// readers, and writes serialized by memdb (in practice one writer, the FSM).
+type Store struct {
+	db *memdb.MemDB
+
+	// abandonCh is closed when this Store is replaced by a restored one, so
+	// that blocked readers wake and re-read from the new Store.
+	abandonCh chan struct{}
+}
+
+// New returns an empty Store.
+func New() *Store {
+	db, err := memdb.NewMemDB(mustSchema())
+	if err != nil {
+		panic(fmt.Sprintf("state: %v", err))
+	}
+	return &Store{db: db, abandonCh: make(chan struct{})}
+}
+
+// AbandonCh is closed when the Store is abandoned (replaced after a snapshot
+// restore). Blocking readers add it to their WatchSet.
+func (s *Store) AbandonCh() <-chan struct{} { return s.abandonCh }
+
+// Abandon closes AbandonCh. The FSM calls it once, after swapping in a
+// restored Store.
+func (s *Store) Abandon() { close(s.abandonCh) }
+
+// txn is a write transaction with the Raft index and the leader's clock
+// reading (Unix nanoseconds) of the log entry being applied.
+type txn struct {
+	*memdb.Txn
+	idx uint64
+	now int64
+}
+
+func (s *Store) writeTxn(idx uint64, now int64) *txn {
+	return &txn{Txn: s.db.Txn(true), idx: idx, now: now}
+}
+
+// bumpIndex records idx as the latest change of table.
+func (tx *txn) bumpIndex(table string) error {
+	if err := tx.Insert(tableIndex, &IndexEntry{Key: table, Value: tx.idx}); err != nil {
+		return fmt.Errorf("state: index %s: %w", table, err)
+	}
+	return nil
+}
+
+// maxIndex returns the highest index recorded for any of tables.
+func maxIndex(tx *memdb.Txn, tables ...string) uint64 {
+	var max uint64
+	for _, t := range tables {
+		raw, err := tx.First(tableIndex, "id", t)
+		if err == nil && raw != nil {
+			if v := raw.(*IndexEntry).Value; v > max {
+				max = v
+			}
+		}
+	}
+	return max
+}
+
+// LatestIndex is the highest Raft index applied to any table.
+func (s *Store) LatestIndex() uint64 {
+	tx := s.db.Txn(false)
+	defer tx.Abort()
+	it, err := tx.Get(tableIndex, "id")
+	if err != nil {
+		return 0
+	}
+	var max uint64
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if v := raw.(*IndexEntry).Value; v > max {
+			max = v
+		}
+	}
+	return max
+}

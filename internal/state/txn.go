@@ -1,0 +1,196 @@
+package state
+
+import (
+	"fmt"
+)
+
+// KV transaction verbs, Consul's names.
+const (
+	VerbSet            = "set"
+	VerbCAS            = "cas"
+	VerbLock           = "lock"
+	VerbUnlock         = "unlock"
+	VerbGet            = "get"
+	VerbGetTree        = "get-tree"
+	VerbCheckIndex     = "check-index"
+	VerbCheckSession   = "check-session"
+	VerbCheckNotExists = "check-not-exists"
+	VerbDelete         = "delete"
+	VerbDeleteTree     = "delete-tree"
+	VerbDeleteCAS      = "delete-cas"
+)
+
+// TxnOp is one KV operation of a transaction.
+type TxnOp struct {
+	Verb    string
+	Key     string
+	Value   []byte
+	Flags   uint64
+	Index   uint64
+	Session string
+}
+
+// TxnError says why operation OpIndex failed. What is Consul's message.
+type TxnError struct {
+	OpIndex int
+	What    string
+}
+
+// IsReadOnly reports whether every op only reads: such a transaction needs
+// no Raft entry.
+func IsReadOnly(ops []TxnOp) bool {
+	for _, op := range ops {
+		switch op.Verb {
+		case VerbGet, VerbGetTree, VerbCheckIndex, VerbCheckSession, VerbCheckNotExists:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Txn applies ops all-or-nothing. Results hold one entry per result (gets
+// return values; writes return the entry without its value; deletes return
+// nothing), as in Consul. If any op fails, nothing is written and errs says
+// which ops failed and why.
+func (s *Store) Txn(idx uint64, now int64, ops []TxnOp) ([]*KVEntry, []TxnError) {
+	tx := s.writeTxn(idx, now)
+	defer tx.Abort()
+	results, errs := txnTxn(tx, ops)
+	if len(errs) == 0 {
+		tx.Commit()
+	}
+	return results, errs
+}
+
+// TxnRead applies a read-only transaction to a snapshot of the current state.
+func (s *Store) TxnRead(ops []TxnOp) ([]*KVEntry, []TxnError) {
+	tx := &txn{Txn: s.db.Txn(false)}
+	defer tx.Abort()
+	return txnTxn(tx, ops)
+}
+
+func txnTxn(tx *txn, ops []TxnOp) ([]*KVEntry, []TxnError) {
+	var results []*KVEntry
+	var errs []TxnError
+	for i, op := range ops {
+		res, err := txnOpTxn(tx, op)
+		if err != nil {
+			errs = append(errs, TxnError{OpIndex: i, What: err.Error()})
+			continue
+		}
+		results = append(results, res...)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return results, nil
+}
+
+// txnOpTxn applies one op. Its errors are Consul's texts, since clients show
+// them to users.
+func txnOpTxn(tx *txn, op TxnOp) ([]*KVEntry, error) {
+	e := &KVEntry{Key: op.Key, Value: op.Value, Flags: op.Flags}
+	switch op.Verb {
+	case VerbSet:
+		if err := kvSetTxn(tx, e); err != nil {
+			return nil, err
+		}
+	case VerbCAS:
+		ok, err := kvCASTxn(tx, e, op.Index)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("failed to set key %q, index is stale", op.Key)
+		}
+	case VerbLock:
+		res, err := kvLockTxn(tx, e, op.Session)
+		if err != nil {
+			return nil, err
+		}
+		if !res.Acquired {
+			return nil, fmt.Errorf("failed to lock key %q, lock is already held", op.Key)
+		}
+	case VerbUnlock:
+		ok, err := kvUnlockTxn(tx, e, op.Session)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("failed to unlock key %q, lock isn't held, or is held by another session", op.Key)
+		}
+	case VerbGet:
+		cur, err := kvGetTxn(tx, op.Key)
+		if err != nil {
+			return nil, err
+		}
+		if cur == nil {
+			return nil, fmt.Errorf("key %q doesn't exist", op.Key)
+		}
+		return []*KVEntry{cur}, nil
+	case VerbGetTree:
+		_, entries, err := kvListTxn(tx.Txn, nil, op.Key)
+		return entries, err
+	case VerbCheckIndex:
+		cur, err := kvGetTxn(tx, op.Key)
+		if err != nil {
+			return nil, err
+		}
+		if cur == nil {
+			return nil, fmt.Errorf("key %q doesn't exist", op.Key)
+		}
+		if cur.ModifyIndex != op.Index {
+			return nil, fmt.Errorf("current modify index %d != %d", cur.ModifyIndex, op.Index)
+		}
+		return stripValue(cur), nil
+	case VerbCheckSession:
+		cur, err := kvGetTxn(tx, op.Key)
+		if err != nil {
+			return nil, err
+		}
+		if cur == nil {
+			return nil, fmt.Errorf("key %q doesn't exist", op.Key)
+		}
+		if cur.Session != op.Session {
+			return nil, fmt.Errorf("failed session check for key %q, current session %q != %q", op.Key, cur.Session, op.Session)
+		}
+		return stripValue(cur), nil
+	case VerbCheckNotExists:
+		cur, err := kvGetTxn(tx, op.Key)
+		if err != nil {
+			return nil, err
+		}
+		if cur != nil {
+			return nil, fmt.Errorf("key %q exists", op.Key)
+		}
+		return nil, nil
+	case VerbDelete:
+		return nil, kvDeleteTxn(tx, op.Key)
+	case VerbDeleteTree:
+		return nil, kvDeleteTreeTxn(tx, op.Key)
+	case VerbDeleteCAS:
+		ok, err := kvDeleteCASTxn(tx, op.Key, op.Index)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("failed to delete key %q, index is stale", op.Key)
+		}
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("unknown KV verb %q", op.Verb)
+	}
+	// The write verbs return the entry as written, without its value.
+	cur, err := kvGetTxn(tx, op.Key)
+	if err != nil || cur == nil {
+		return nil, err
+	}
+	return stripValue(cur), nil
+}
+
+func stripValue(e *KVEntry) []*KVEntry {
+	c := e.clone()
+	c.Value = nil
+	return []*KVEntry{c}
+}
