@@ -57,9 +57,11 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 	}
 	a := &Agent{cfg: cfg, logger: logger, fsm: fsm.New(), stop: make(chan struct{})}
 
-	raftAddr := net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.Ports.Server))
 	c, err := cluster.New(cluster.Config{
-		NodeID: cfg.NodeID, NodeName: cfg.NodeName, Addr: raftAddr, Dev: cfg.Dev, Logger: logger,
+		NodeID: cfg.NodeID, NodeName: cfg.NodeName, Dev: cfg.Dev, DataDir: cfg.DataDir, Bootstrap: cfg.Bootstrap,
+		Bind:   net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.Ports.Server)),
+		Addr:   net.JoinHostPort(a.advertiseAddr(), strconv.Itoa(cfg.Ports.Server)),
+		Logger: logger,
 	}, a.fsm)
 	if err != nil {
 		return nil, err

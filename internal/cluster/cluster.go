@@ -33,11 +33,18 @@ var (
 
 // Config configures a Raft node.
 type Config struct {
-	NodeID   string       // Raft server ID; stable across restarts
-	NodeName string       // human name, shown in peer lists
-	Addr     string       // advertised Raft address (host:port)
-	Dev      bool         // in-memory, single node, bootstrapped at start
-	Logger   *slog.Logger // never nil
+	NodeID   string // Raft server ID; stable across restarts
+	NodeName string // human name, shown in peer lists
+	Addr     string // advertised Raft address (host:port)
+	Bind     string // address the Raft transport listens on (host:port)
+	Dev      bool   // in-memory, single node, bootstrapped at start
+	// DataDir holds the durable Raft log (raft.db, fsynced on every
+	// commit) and snapshots. Required unless Dev.
+	DataDir string
+	// Bootstrap makes this node a one-server cluster if it has no Raft state
+	// yet (-bootstrap, or -dev).
+	Bootstrap bool
+	Logger    *slog.Logger // never nil
 
 	// ApplyTimeout bounds how long Apply waits to enqueue an entry.
 	ApplyTimeout time.Duration
@@ -45,50 +52,66 @@ type Config struct {
 
 // Cluster is a running Raft node.
 type Cluster struct {
-	cfg   Config
-	raft  *raft.Raft
-	fsm   *fsm.FSM
-	trans raft.Transport
+	cfg    Config
+	raft   *raft.Raft
+	fsm    *fsm.FSM
+	trans  raft.Transport
+	stores *stores
 }
 
-// New starts a Raft node applying to f. In dev mode it bootstraps a
-// one-server configuration and returns once this node is leader.
+// New starts a Raft node applying to f. In dev mode it runs in memory; else
+// its log and snapshots live under DataDir. With Bootstrap (or Dev) and no
+// existing Raft state it bootstraps a one-server configuration. It returns
+// once this node is leader.
 func New(cfg Config, f *fsm.FSM) (*Cluster, error) {
-	if !cfg.Dev {
-		return nil, fmt.Errorf("cluster: only -dev mode is implemented so far")
-	}
 	if cfg.ApplyTimeout == 0 {
 		cfg.ApplyTimeout = 10 * time.Second
 	}
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
-	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{cfg.Logger}})
-	// A single in-memory node has nobody to wait for: elect it at once.
+	rc.Logger = raftLogger(cfg)
+	// A single server has nobody to wait for: elect it at once.
 	rc.HeartbeatTimeout = 50 * time.Millisecond
 	rc.ElectionTimeout = 50 * time.Millisecond
 	rc.LeaderLeaseTimeout = 50 * time.Millisecond
 	rc.CommitTimeout = 5 * time.Millisecond
-	rc.MaxAppendEntries = 512 // entries grouped into one commit under load
+	rc.MaxAppendEntries = 512 // entries grouped into one commit (and one fsync) under load
 	rc.SnapshotThreshold = 16384
 	rc.SnapshotInterval = 30 * time.Second
-	rc.NoSnapshotRestoreOnStart = true
 
-	logs := raft.NewInmemStore()
-	snaps := raft.NewInmemSnapshotStore()
-	addr, trans := raft.NewInmemTransport(raft.ServerAddress(cfg.Addr))
-	bootstrap := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: addr}}}
-	if err := raft.BootstrapCluster(rc, logs, logs, snaps, trans, bootstrap); err != nil {
-		return nil, fmt.Errorf("cluster: bootstrap: %w", err)
-	}
-	r, err := raft.NewRaft(rc, f, logs, logs, snaps, trans)
+	st, err := openStores(cfg)
 	if err != nil {
+		return nil, err
+	}
+	trans, err := newTransport(cfg)
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	if cfg.Dev || cfg.Bootstrap {
+		has, err := raft.HasExistingState(st.logs, st.stable, st.snaps)
+		if err != nil {
+			st.close()
+			return nil, fmt.Errorf("cluster: read raft state: %w", err)
+		}
+		if !has {
+			boot := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: trans.LocalAddr()}}}
+			if err := raft.BootstrapCluster(rc, st.logs, st.stable, st.snaps, trans, boot); err != nil {
+				st.close()
+				return nil, fmt.Errorf("cluster: bootstrap: %w", err)
+			}
+		}
+	}
+	r, err := raft.NewRaft(rc, f, st.logs, st.stable, st.snaps, trans)
+	if err != nil {
+		st.close()
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
-	c := &Cluster{cfg: cfg, raft: r, fsm: f, trans: trans}
+	c := &Cluster{cfg: cfg, raft: r, fsm: f, trans: trans, stores: st}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := c.WaitLeader(ctx); err != nil {
-		r.Shutdown()
+		c.Shutdown()
 		return nil, err
 	}
 	return c, nil
@@ -222,7 +245,18 @@ func (c *Cluster) Restore(r io.Reader) error {
 
 // Shutdown stops the Raft node and waits for it.
 func (c *Cluster) Shutdown() error {
-	return c.raft.Shutdown().Error()
+	err := c.raft.Shutdown().Error()
+	if t, ok := c.trans.(io.Closer); ok {
+		t.Close()
+	}
+	if cerr := c.stores.close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func raftLogger(cfg Config) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{cfg.Logger}})
 }
 
 // slogWriter sends hclog's lines to slog.

@@ -183,11 +183,22 @@ func (c *Config) Validate() error {
 	if c.Datacenter == "" || strings.ContainsAny(c.Datacenter, " /") {
 		return &ValidationError{"datacenter", c.Datacenter, fmt.Errorf("%w: must be non-empty, without spaces or slashes", errInvalid)}
 	}
-	if !c.Dev && c.Server {
-		return &ValidationError{"server", c.Server, errors.New("only -dev servers are implemented so far; run 'muster agent -dev'")}
-	}
+	// Multi-server clusters and client agents come with the cluster work;
+	// until then a server is -dev (in memory) or a single -bootstrap server.
 	if !c.Dev && !c.Server {
-		return &ValidationError{"server", c.Server, errors.New("client agents are not implemented yet; run 'muster agent -dev'")}
+		return &ValidationError{"server", c.Server, errors.New("client agents are not implemented yet; run 'muster agent -dev' or a single '-server -bootstrap' server")}
+	}
+	if !c.Dev && c.BootstrapExpect > 1 {
+		return &ValidationError{"bootstrap_expect", c.BootstrapExpect, errors.New("multi-server clusters are not implemented yet; use -bootstrap for a single server")}
+	}
+	if !c.Dev && !c.Bootstrap && c.BootstrapExpect != 1 {
+		return &ValidationError{"bootstrap", c.Bootstrap, errors.New("a server needs -bootstrap (single server) until clustering lands")}
+	}
+	if !c.Dev && c.DataDir == "" {
+		return &ValidationError{"data_dir", c.DataDir, errors.New("a data directory is required outside -dev mode")}
+	}
+	if c.BootstrapExpect == 1 {
+		c.Bootstrap = true
 	}
 	for name, p := range map[string]int{"ports.http": c.Ports.HTTP, "ports.dns": c.Ports.DNS, "ports.server": c.Ports.Server, "ports.serf_lan": c.Ports.SerfLAN} {
 		if p < -1 || p > 65535 {

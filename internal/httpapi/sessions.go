@@ -96,16 +96,18 @@ func (s *Server) newSession(b *sessionBody) (*state.Session, error) {
 		return nil, err
 	}
 	sess.LockDelay = d
-	if b.Checks == nil && b.NodeChecks == nil && b.ServiceChecks == nil {
-		sess.NodeChecks = []string{state.SerfCheckID}
+	// Consul's rules: the node's serfHealth check unless NodeChecks (or the
+	// deprecated Checks) name others; ServiceChecks come in addition.
+	sess.NodeChecks = []string{state.SerfCheckID}
+	switch {
+	case b.NodeChecks != nil && b.Checks != nil:
+		sess.NodeChecks = append(append([]string{}, *b.NodeChecks...), *b.Checks...)
+	case b.NodeChecks != nil:
+		sess.NodeChecks = append([]string{}, *b.NodeChecks...)
+	case b.Checks != nil:
+		sess.NodeChecks = append([]string{}, *b.Checks...)
 	}
-	if b.Checks != nil {
-		sess.NodeChecks = append(sess.NodeChecks, *b.Checks...)
-	}
-	if b.NodeChecks != nil {
-		sess.NodeChecks = append(sess.NodeChecks, *b.NodeChecks...)
-	}
-	if b.ServiceChecks != nil {
+	if b.ServiceChecks != nil && len(*b.ServiceChecks) > 0 {
 		sess.ServiceChecks = *b.ServiceChecks
 	}
 	id, err := uuid.GenerateUUID()

@@ -83,12 +83,8 @@ func (s *Server) validateTxn(body []txnOp) ([]state.TxnOp, error) {
 			return nil, tooLarge("Operation %d: value is %d bytes, over the kv_max_value_size limit of %d bytes by %d bytes",
 				i, len(kv.Value), max, len(kv.Value)-max)
 		}
-		switch kv.Verb {
-		case state.VerbLock, state.VerbUnlock, state.VerbCheckSession:
-			if kv.Session == "" {
-				return nil, badRequest("Operation %d: %s needs a session", i, kv.Verb)
-			}
-		}
+		// A lock op without a session is not refused here: like any other
+		// failing op it is reported in the 409 with the rest (Consul's way).
 		ops = append(ops, state.TxnOp{Verb: kv.Verb, Key: kv.Key, Value: kv.Value, Flags: kv.Flags, Index: kv.Index, Session: kv.Session})
 	}
 	return ops, nil
