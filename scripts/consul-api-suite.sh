@@ -18,6 +18,8 @@
 #   MUSTER_SUITE_PARALLEL  go test -parallel (default 4; every test is t.Parallel
 #                          and starts its own muster process)
 #   MUSTER_SUITE_TIMEOUT   go test -timeout (default 15m)
+#   MUSTER_SUITE_SKIP      go test -skip regex: tests known to need what muster
+#                          does not have yet (CI sets it; see docs/api-compat.md)
 #   TEST_LOGGING_ONLY_FAILED  left alone: by default testutil dumps every agent's
 #                          stdout/stderr into the -v output (so into the log).
 #                          Setting it to 1 hides agent output even for failed
@@ -108,10 +110,11 @@ unset CONSUL_HTTP_ADDR CONSUL_HTTP_TOKEN CONSUL_HTTP_TOKEN_FILE CONSUL_HTTP_AUTH
   CONSUL_PARTITION CONSUL_GRPC_ADDR TEST_TMP_DIR TEST_NODE_ID NOLOGBUFFER \
   TEST_NOCLEANUP TEST_SAVE_SNAPSHOT
 
-log "running go test -run '$REGEX' (parallel=$PARALLEL, log: $LOG)"
+SKIP=${MUSTER_SUITE_SKIP:-}
+log "running go test -run '$REGEX' -skip '$SKIP' (parallel=$PARALLEL, log: $LOG)"
 rc=0
 (cd "$api_dir" && PATH="$tmp/bin:$PATH" go test -count=1 -v \
-  -parallel "$PARALLEL" -timeout "$TIMEOUT" -run "$REGEX" .) >"$LOG" 2>&1 || rc=$?
+  -parallel "$PARALLEL" -timeout "$TIMEOUT" -run "$REGEX" -skip "${SKIP:-^$}" .) >"$LOG" 2>&1 || rc=$?
 
 # 4. Summarise. Result lines look like "--- PASS: TestX (1.23s)", indented for
 #    subtests. The agent's own log is dumped into the same stream and may not

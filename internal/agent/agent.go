@@ -224,3 +224,6 @@ func (a *Agent) Shutdown() error {
 	a.wg.Wait()
 	return err
 }
+
+// State is the agent's current state store.
+func (a *Agent) State() *state.Store { return a.fsm.State() }

@@ -6,6 +6,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -224,8 +225,8 @@ func (c *Cluster) Servers() ([]Server, uint64, error) {
 func (c *Cluster) AppliedIndex() uint64 { return c.raft.AppliedIndex() }
 
 // Restore replaces the whole state with a snapshot stream, through Raft, so
-// every server installs it.
-func (c *Cluster) Restore(r io.Reader) error {
+// every server installs it. The caller has checked that data parses.
+func (c *Cluster) Restore(data []byte) error {
 	cfg := c.raft.GetConfiguration()
 	if err := cfg.Error(); err != nil {
 		return mapRaftError(err)
@@ -236,8 +237,9 @@ func (c *Cluster) Restore(r io.Reader) error {
 		Term:               1,
 		Configuration:      cfg.Configuration(),
 		ConfigurationIndex: cfg.Index(),
+		Size:               int64(len(data)),
 	}
-	if err := c.raft.Restore(meta, r, time.Minute); err != nil {
+	if err := c.raft.Restore(meta, bytes.NewReader(data), time.Minute); err != nil {
 		return mapRaftError(err)
 	}
 	return nil

@@ -2,7 +2,10 @@ package httpapi
 
 import (
 	"bytes"
+	"io"
 	"net/http"
+
+	"github.com/musterhq/muster/internal/state"
 )
 
 // snapshotSave serves GET /v1/snapshot: the whole state as one stream
@@ -37,8 +40,16 @@ func (s *Server) snapshotRestore(w http.ResponseWriter, r *http.Request) (any, e
 	if err := checkDC(r, s.cfg.Agent.Datacenter); err != nil {
 		return nil, err
 	}
-	if err := s.cfg.Cluster.Restore(r.Body); err != nil {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, badRequest("Reading the snapshot failed: %v", err)
+	}
+	// Parse it once before Raft sees it: a bad file must not reach the log.
+	if _, err := state.Restore(bytes.NewReader(data)); err != nil {
 		return nil, badRequest("Snapshot restore failed: %v", err)
+	}
+	if err := s.cfg.Cluster.Restore(data); err != nil {
+		return nil, err
 	}
 	return nil, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/musterhq/muster/api"
 	"github.com/musterhq/muster/internal/agent"
 	"github.com/musterhq/muster/internal/config"
+	"github.com/musterhq/muster/internal/state"
 )
 
 // Agent is a running dev agent with clients pointed at it.
@@ -63,3 +64,7 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// FSMState is the agent's current state store, for assertions on state the
+// API does not show.
+func (a *Agent) FSMState() *state.Store { return a.Agent.State() }
