@@ -1,0 +1,165 @@
+package state
+
+import (
+	"testing"
+	"time"
+)
+
+// fixture applies writes at increasing indexes with a controllable clock.
+type fixture struct {
+	t   *testing.T
+	s   *Store
+	idx uint64
+	now int64
+}
+
+func newFixture(t *testing.T) *fixture {
+	f := &fixture{t: t, s: New(), now: time.Unix(1000, 0).UnixNano()}
+	f.next()
+	if err := f.s.EnsureNode(f.idx, f.now, &Node{Node: "n1", Address: "127.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) next() uint64 { f.idx++; return f.idx }
+
+func (f *fixture) session(id string, delay time.Duration, behavior string) {
+	f.t.Helper()
+	if err := f.s.SessionCreate(f.next(), f.now, &Session{ID: id, Node: "n1", LockDelay: delay, Behavior: behavior}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) holder(key string) string {
+	_, e, _ := f.s.KVGet(nil, key)
+	if e == nil {
+		return ""
+	}
+	return e.Session
+}
+
+func TestLockQueue(t *testing.T) {
+	type step func(f *fixture)
+	acquire := func(key, sess string, want bool) step {
+		return func(f *fixture) {
+			res, err := f.s.KVLock(f.next(), f.now, &KVEntry{Key: key}, sess)
+			if err != nil || res.Acquired != want {
+				f.t.Fatalf("acquire %s by %s: %+v %v, want %v", key, sess, res, err, want)
+			}
+		}
+	}
+	wait := func(key, sess string, wantAcquired bool) step {
+		return func(f *fixture) {
+			res, err := f.s.KVLockWait(f.next(), f.now, &KVEntry{Key: key}, sess, f.now+int64(time.Minute))
+			if err != nil || res.Acquired != wantAcquired || res.Queued == wantAcquired {
+				f.t.Fatalf("wait %s by %s: %+v %v", key, sess, res, err)
+			}
+		}
+	}
+	release := func(key, sess string) step {
+		return func(f *fixture) {
+			if ok, err := f.s.KVUnlock(f.next(), f.now, &KVEntry{Key: key}, sess); err != nil || !ok {
+				f.t.Fatalf("release %s by %s: %v %v", key, sess, ok, err)
+			}
+		}
+	}
+	holds := func(key, sess string) step {
+		return func(f *fixture) {
+			if h := f.holder(key); h != sess {
+				f.t.Fatalf("%s held by %q, want %q", key, h, sess)
+			}
+		}
+	}
+	destroy := func(sess string) step {
+		return func(f *fixture) {
+			if err := f.s.SessionDestroy(f.next(), f.now, sess); err != nil {
+				f.t.Fatal(err)
+			}
+		}
+	}
+	advance := func(d time.Duration) step { return func(f *fixture) { f.now += int64(d) } }
+
+	tests := map[string]struct {
+		delay time.Duration
+		steps []step
+	}{
+		"release hands to the first waiter": {steps: []step{
+			acquire("k", "a", true), wait("k", "b", false), wait("k", "c", false),
+			release("k", "a"), holds("k", "b"), release("k", "b"), holds("k", "c"),
+		}},
+		"a plain acquire never jumps the queue": {steps: []step{
+			acquire("k", "a", true), wait("k", "b", false),
+			release("k", "a"), acquire("k", "c", false), holds("k", "b"),
+		}},
+		"a destroyed waiter is skipped": {steps: []step{
+			acquire("k", "a", true), wait("k", "b", false), wait("k", "c", false),
+			destroy("b"), release("k", "a"), holds("k", "c"),
+		}},
+		"an expired waiter is skipped": {steps: []step{
+			acquire("k", "a", true), wait("k", "b", false),
+			advance(2 * time.Minute), release("k", "a"), holds("k", ""),
+		}},
+		"invalidation waits out the lock-delay": {delay: time.Second, steps: []step{
+			acquire("k", "a", true), wait("k", "b", false), destroy("a"), holds("k", ""),
+			acquire("k", "c", false), advance(2 * time.Second), wait("k", "b", true), holds("k", "b"),
+		}},
+		"release applies no lock-delay": {delay: time.Hour, steps: []step{
+			acquire("k", "a", true), release("k", "a"), acquire("k", "b", true),
+		}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			for _, s := range []string{"a", "b", "c"} {
+				f.session(s, tc.delay, BehaviorRelease)
+			}
+			for _, st := range tc.steps {
+				st(f)
+			}
+		})
+	}
+}
+
+func TestFencingTokensIncrease(t *testing.T) {
+	f := newFixture(t)
+	f.session("a", 0, BehaviorRelease)
+	f.session("b", 0, BehaviorRelease)
+	var last uint64
+	for i := 0; i < 5; i++ {
+		for _, s := range []string{"a", "b"} {
+			res, err := f.s.KVLock(f.next(), f.now, &KVEntry{Key: "k"}, s)
+			if err != nil || !res.Acquired || res.Entry.FencingToken <= last {
+				t.Fatalf("acquire %d by %s: %+v %v (last token %d)", i, s, res, err, last)
+			}
+			last = res.Entry.FencingToken
+			f.s.KVUnlock(f.next(), f.now, &KVEntry{Key: "k"}, s)
+		}
+	}
+}
+
+func TestSessionDeleteBehaviorDeletesKeys(t *testing.T) {
+	f := newFixture(t)
+	f.session("a", 0, BehaviorDelete)
+	f.s.KVLock(f.next(), f.now, &KVEntry{Key: "k", Value: []byte("v")}, "a")
+	before, _, _ := f.s.KVGet(nil, "k")
+	f.s.SessionDestroy(f.next(), f.now, "a")
+	idx, e, _ := f.s.KVGet(nil, "k")
+	if e != nil || idx <= before {
+		t.Fatalf("key after delete-behavior invalidation: %+v at %d (was %d)", e, idx, before)
+	}
+}
+
+// A write that changes nothing must not bump indexes (it would wake watchers).
+func TestNoOpCatalogWriteWakesNobody(t *testing.T) {
+	f := newFixture(t)
+	check := &HealthCheck{Node: "n1", CheckID: "c", Status: HealthPassing}
+	f.s.EnsureCheck(f.next(), f.now, check)
+	idx1, _, _ := f.s.NodeChecks(nil, "n1")
+	f.s.EnsureCheck(f.next(), f.now, check)
+	f.s.EnsureNode(f.next(), f.now, &Node{Node: "n1", Address: "127.0.0.1"})
+	idx2, _, _ := f.s.NodeChecks(nil, "n1")
+	if idx1 != idx2 {
+		t.Fatalf("no-op writes moved the index %d -> %d", idx1, idx2)
+	}
+}
