@@ -67,7 +67,7 @@ func checkDC(r *http.Request, dc string) error {
 type queryFunc func(ws memdb.WatchSet, st *state.Store) (uint64, error)
 
 // blockingQuery runs fn and, when the request carries ?index=N, re-runs it
-// each time its watches fire until the index passes N, the wait (plus up to
+// each time its watches fire until the index differs from N, the wait (plus up to
 // 1/16 jitter, as in Consul) runs out, the client goes away, or the store is
 // replaced by a snapshot restore. It sets the index and consistency headers.
 func (s *Server) blockingQuery(w http.ResponseWriter, r *http.Request, o queryOpts, fn queryFunc) error {
@@ -99,7 +99,12 @@ func (s *Server) blockingQuery(w http.ResponseWriter, r *http.Request, o queryOp
 		if idx, err = fn(ws, st); err != nil {
 			return err
 		}
-		if o.minIndex == 0 || idx > o.minIndex {
+		idx = max(idx, 1) // what setIndex will send
+		// Answer when the result moved past the client's index, or moved
+		// below it: a restore from a snapshot rewinds indexes, and a client
+		// that kept waiting for the old index would wait out its whole wait.
+		// (The answer is never 0, so the client cannot spin.)
+		if o.minIndex == 0 || idx != o.minIndex {
 			break
 		}
 		if ws.WatchCtx(ctx) != nil {

@@ -231,3 +231,25 @@ func do(t *testing.T, a *testagent.Agent, method, path string, body []byte) (int
 	b.ReadFrom(resp.Body)
 	return resp.StatusCode, b.String()
 }
+
+// A reader of a key that does not exist, holding the index it was given,
+// blocks until the key is written (it must not spin on index 1).
+func TestKV_BlockingOnMissingKey(t *testing.T) {
+	a := testagent.Start(t)
+	kv := a.Client.KV()
+	_, meta, _ := kv.Get("ghost", nil)
+	done := make(chan *consul.KVPair, 1)
+	go func() {
+		p, _, _ := kv.Get("ghost", &consul.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: 5 * time.Second})
+		done <- p
+	}()
+	select {
+	case p := <-done:
+		t.Fatalf("returned at once with %+v", p)
+	case <-time.After(200 * time.Millisecond):
+	}
+	kv.Put(&consul.KVPair{Key: "ghost", Value: []byte("boo")}, nil)
+	if p := <-done; p == nil || string(p.Value) != "boo" {
+		t.Fatalf("woke with %+v", p)
+	}
+}
