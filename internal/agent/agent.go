@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"sync"
 	"time"
@@ -87,6 +88,13 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 			MaxBodySize:    httpapi.DefaultLimits().MaxBodySize,
 		},
 		FSM: a.fsm, Cluster: c, Sessions: a.timers, Logger: logger, CARoots: roots,
+		Extra: func(mux *http.ServeMux) {
+			if cfg.EnableDebug {
+				mux.HandleFunc("/debug/pprof/", pprof.Index)
+				mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+				mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+			}
+		},
 	})
 	a.timers.Expire = a.api.DestroySession
 

@@ -49,6 +49,9 @@ type Config struct {
 	RetryJoin       []string `json:"retry_join"`
 	Limits          Limits   `json:"limits"`
 
+	// EnableDebug serves Go's profiler at /debug/pprof (Consul's key).
+	EnableDebug bool `json:"enable_debug"`
+
 	// SessionTTLGrace is how long after its TTL an unrenewed session
 	// expires (muster; Consul instead doubles the TTL).
 	SessionTTLGrace Duration `json:"session_ttl_grace"`
@@ -110,7 +113,7 @@ func (c *Config) ApplyDev() {
 var knownKeys = map[string][]string{
 	"": {"server", "bootstrap", "bootstrap_expect", "node_name", "node_id", "datacenter",
 		"data_dir", "bind_addr", "client_addr", "advertise_addr", "ports", "log_level",
-		"retry_join", "limits", "session_ttl_grace"},
+		"retry_join", "limits", "session_ttl_grace", "enable_debug"},
 	"ports":  {"http", "https", "dns", "server", "serf_lan", "serf_wan", "grpc", "grpc_tls"},
 	"limits": {"kv_max_value_size", "txn_max_req_len", "txn_max_ops"},
 }

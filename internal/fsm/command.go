@@ -2,9 +2,10 @@ package fsm
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/hashicorp/go-msgpack/v2/codec"
 
 	"github.com/musterhq/muster/internal/state"
 )
@@ -28,18 +29,31 @@ const headerLen = 1 + 8
 // written by an incompatible version.
 var ErrBadCommand = errors.New("fsm: bad command")
 
+// msgpackHandle encodes log entry bodies: compact, and values stay raw bytes
+// (JSON would base64 them). Field names are kept, so adding a field never
+// breaks old entries.
+var msgpackHandle = &codec.MsgpackHandle{}
+
 // Encode builds a log entry: the type byte, the proposing leader's clock
 // (Unix nanoseconds, so that time-dependent rules such as lock-delay and
-// waiter deadlines give the same answer on every server) and the JSON body.
+// waiter deadlines give the same answer on every server) and the msgpack body.
 func Encode(t MessageType, now int64, body any) ([]byte, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
+	var b []byte
+	if err := codec.NewEncoderBytes(&b, msgpackHandle).Encode(body); err != nil {
 		return nil, fmt.Errorf("fsm: encode %d: %w", t, err)
 	}
 	buf := make([]byte, headerLen, headerLen+len(b))
 	buf[0] = byte(t)
 	binary.BigEndian.PutUint64(buf[1:], uint64(now))
 	return append(buf, b...), nil
+}
+
+// decode reads a log entry body.
+func decode(body []byte, v any) error {
+	if err := codec.NewDecoderBytes(body, msgpackHandle).Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadCommand, err)
+	}
+	return nil
 }
 
 func decodeHeader(data []byte) (MessageType, int64, []byte, error) {

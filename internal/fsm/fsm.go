@@ -7,7 +7,6 @@
 package fsm
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"sync/atomic"
@@ -59,13 +58,6 @@ func (f *FSM) Apply(l *raft.Log) any {
 		panic(fmt.Errorf("%w: unknown message type %d at index %d", ErrBadCommand, t, l.Index))
 	}
 	return fn(f.State(), l.Index, now, body)
-}
-
-func decode(body []byte, v any) error {
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadCommand, err)
-	}
-	return nil
 }
 
 func applyKVS(s *state.Store, idx uint64, now int64, body []byte) any {

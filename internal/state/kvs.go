@@ -167,10 +167,17 @@ func kvInsertTxn(tx *txn, e *KVEntry) error {
 	if err := tx.Insert(tableKVs, e); err != nil {
 		return fmt.Errorf("state: kv insert: %w", err)
 	}
-	if _, err := tx.DeleteAll(tableTombstones, "id", e.Key); err != nil {
+	// The entry's ModifyIndex now exceeds its tombstone's: drop it. (KV
+	// reads take their index from entries and tombstones, never from the
+	// index table, so KV writes do not bump it.)
+	if ts, err := tx.First(tableTombstones, "id", e.Key); err != nil {
 		return fmt.Errorf("state: kv tombstone: %w", err)
+	} else if ts != nil {
+		if err := tx.Delete(tableTombstones, ts); err != nil {
+			return fmt.Errorf("state: kv tombstone: %w", err)
+		}
 	}
-	return tx.bumpIndex(tableKVs)
+	return nil
 }
 
 func kvSetTxn(tx *txn, e *KVEntry) error {
@@ -216,9 +223,6 @@ func kvDeleteTxn(tx *txn, key string) error {
 	}
 	if err := tx.Insert(tableTombstones, &Tombstone{Key: key, Index: tx.idx}); err != nil {
 		return fmt.Errorf("state: kv tombstone: %w", err)
-	}
-	if err := tx.bumpIndex(tableKVs); err != nil {
-		return err
 	}
 	if existing.Session != "" {
 		return grantNextTxn(tx, key)

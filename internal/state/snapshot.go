@@ -102,6 +102,9 @@ func Restore(r io.Reader) (*Store, error) {
 		if err := tx.Insert(rec.T, row); err != nil {
 			return nil, fmt.Errorf("%w: %s row: %v", ErrBadSnapshot, rec.T, err)
 		}
+		if idx := rowIndex(row); idx > s.latest.Load() {
+			s.latest.Store(idx)
+		}
 	}
 	tx.Commit()
 	return s, nil
@@ -127,4 +130,25 @@ func newRow(table string) (any, error) {
 		return &LockDelay{}, nil
 	}
 	return nil, fmt.Errorf("%w: unknown table %q", ErrBadSnapshot, table)
+}
+
+// rowIndex is the highest Raft index a restored row carries.
+func rowIndex(row any) uint64 {
+	switch r := row.(type) {
+	case *IndexEntry:
+		return r.Value
+	case *KVEntry:
+		return r.ModifyIndex
+	case *Tombstone:
+		return r.Index
+	case *Session:
+		return r.ModifyIndex
+	case *Node:
+		return r.ModifyIndex
+	case *HealthCheck:
+		return r.ModifyIndex
+	case *LockWaiter:
+		return r.Seq
+	}
+	return 0
 }

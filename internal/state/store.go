@@ -17,6 +17,7 @@ package state
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-memdb"
 )
@@ -45,6 +46,9 @@ type Store struct {
 	// abandonCh is closed when this Store is replaced by a restored one, so
 	// that blocked readers wake and re-read from the new Store.
 	abandonCh chan struct{}
+
+	// latest is the index of the last committed write.
+	latest atomic.Uint64
 }
 
 // New returns an empty Store.
@@ -68,12 +72,21 @@ func (s *Store) Abandon() { close(s.abandonCh) }
 // reading (Unix nanoseconds) of the log entry being applied.
 type txn struct {
 	*memdb.Txn
-	idx uint64
-	now int64
+	idx   uint64
+	now   int64
+	store *Store // nil for read-only use
 }
 
 func (s *Store) writeTxn(idx uint64, now int64) *txn {
-	return &txn{Txn: s.db.Txn(true), idx: idx, now: now}
+	return &txn{Txn: s.db.Txn(true), idx: idx, now: now, store: s}
+}
+
+// Commit commits the transaction and records its index as the latest.
+func (tx *txn) Commit() {
+	tx.Txn.Commit()
+	if tx.store != nil && tx.idx > tx.store.latest.Load() {
+		tx.store.latest.Store(tx.idx)
+	}
 }
 
 // bumpIndex records idx as the latest change of table.
@@ -98,19 +111,5 @@ func maxIndex(tx *memdb.Txn, tables ...string) uint64 {
 	return max
 }
 
-// LatestIndex is the highest Raft index applied to any table.
-func (s *Store) LatestIndex() uint64 {
-	tx := s.db.Txn(false)
-	defer tx.Abort()
-	it, err := tx.Get(tableIndex, "id")
-	if err != nil {
-		return 0
-	}
-	var max uint64
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if v := raw.(*IndexEntry).Value; v > max {
-			max = v
-		}
-	}
-	return max
-}
+// LatestIndex is the index of the last committed write.
+func (s *Store) LatestIndex() uint64 { return s.latest.Load() }
