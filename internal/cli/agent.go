@@ -42,6 +42,7 @@ func agentFlags(args []string, ui *UI) (*config.Config, []string, error) {
 		dataDir         = fs.String("data-dir", "", "Directory for durable state")
 		logLevel        = fs.String("log-level", "", "Log level: trace, debug, info, warn, error")
 		uiFlag          = fs.Bool("ui", false, "Serve the web UI (always on)")
+		enableDebug     = fs.Bool("enable-debug", false, "Serve Go's profiler at /debug/pprof")
 		configFiles     stringList
 		retryJoin       stringList
 	)
@@ -94,6 +95,9 @@ func agentFlags(args []string, ui *UI) (*config.Config, []string, error) {
 	str("datacenter", &cfg.Datacenter, *dc)
 	str("data-dir", &cfg.DataDir, *dataDir)
 	str("log-level", &cfg.LogLevel, *logLevel)
+	if set["enable-debug"] {
+		cfg.EnableDebug = *enableDebug
+	}
 	cfg.RetryJoin = append(cfg.RetryJoin, retryJoin...)
 	return cfg, unknown, nil
 }

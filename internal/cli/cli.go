@@ -26,8 +26,12 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"agent":   {"Runs a muster agent", runAgent},
-		"version": {"Prints the muster version", runVersion},
+		"agent":    {"Runs a muster agent", runAgent},
+		"kv":       {"Interact with the key-value store", kvGroup().run},
+		"lock":     {"Execute a command holding a lock", runLock},
+		"members":  {"Lists the members of a muster cluster", runMembers},
+		"snapshot": {"Saves and restores snapshots of muster server state", snapshotGroup().run},
+		"version":  {"Prints the muster version", runVersion},
 	}
 }
 
