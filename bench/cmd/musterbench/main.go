@@ -1,0 +1,22 @@
+// Command musterbench runs muster side by side with etcd and Redis on
+// loopback and prints a comparison table. See bench/README.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code, err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "musterbench:", err)
+	}
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// printResults prints the measured table. The ratio column divides the
+// workload's baseline muster row (the row named plain "muster") by each
+// other row: above 1 the muster row is larger, which for a rate means
+// faster and for a time means slower.
+func printResults(w io.Writer, results []*result) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "WORKLOAD\tSYSTEM\tRESULT\tLATENCY\tP50\tP99\tMAX\tMUSTER/PEER\tCHECK")
+	for _, r := range results {
+		if r.skipped != "" {
+			fmt.Fprintf(tw, "%s\t%s\tskipped\t\t\t\t\t\t%s\n", r.workload, r.system, r.skipped)
+			continue
+		}
+		check := "ok"
+		if len(r.fails) > 0 {
+			check = "FAIL"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.workload, r.system,
+			fmtValue(r.value, r.unit), r.latName, fmtDur(r.lat.p50), fmtDur(r.lat.p99), fmtDur(r.lat.max),
+			ratioText(baseline(results, r.workload), r), check)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nMUSTER/PEER = muster's headline value / the row's; for rates (ops/s, incr/s, acq/s) >1 means muster is faster,")
+	fmt.Fprintln(w, "for times (s, ms) <1 means muster is faster.")
+	fmt.Fprintln(w, "\nNotes:")
+	for _, r := range results {
+		for _, n := range r.notes {
+			fmt.Fprintf(w, "  %-13s %-26s %s\n", r.workload, r.system, n)
+		}
+	}
+	var fails []string
+	for _, r := range results {
+		for _, f := range r.fails {
+			fails = append(fails, fmt.Sprintf("  FAIL %s %s: %s", r.workload, r.system, f))
+		}
+	}
+	if len(fails) > 0 {
+		fmt.Fprintf(w, "\n!!!!!!!! %d CHECK(S) FAILED !!!!!!!!\n%s\n", len(fails), strings.Join(fails, "\n"))
+	} else {
+		fmt.Fprintln(w, "\nAll correctness checks passed.")
+	}
+}
+
+// baseline is the workload's plain "muster" row, if measured.
+func baseline(results []*result, workload string) *result {
+	for _, r := range results {
+		if r.workload == workload && r.system == "muster" && r.skipped == "" {
+			return r
+		}
+	}
+	return nil
+}
+
+func ratioText(base, r *result) string {
+	if base == nil || base == r || r.value == 0 || base.unit != r.unit {
+		return ""
+	}
+	return fmt.Sprintf("%.2fx", base.value/r.value)
+}
+
+// reference is a number the project measured earlier on this kind of
+// machine, printed next to muster's comparable number from this run.
+type reference struct {
+	workload  string
+	system    string
+	low, high float64 // equal for a single number
+	unit      string
+	what      string
+	// musterRow and field pick muster's comparable number: field is
+	// "value" (the headline) or "p99" (in the unit's terms).
+	musterRow, field string
+}
+
+// references are the numbers of the earlier runs: Consul 1.22.7 dev agent,
+// etcd 3.4 and Redis, on this machine kind (2 cores).
+var references = []reference{
+	{"kv-put", "Consul 1.22.7 (dev)", 6965, 6965, "ops/s", "puts", "muster", "value"},
+	{"kv-get", "Consul 1.22.7 (dev)", 14854, 14854, "ops/s", "gets", "muster", "value"},
+	{"kv-cas", "Consul 1.22.7 (dev)", 1255, 1255, "incr/s", "increments", "muster", "value"},
+	{"lock-handoff", "Consul 1.22.7 (dev)", 471, 640, "acq/s", "acquisitions", "muster", "value"},
+	{"lock-handoff", "Consul 1.22.7 (dev)", 471, 640, "acq/s", "acquisitions", "muster(consul-api-lock)", "value"},
+	{"seckill", "Consul 1.22.7 (dev)", 0.385, 0.385, "s", "sold out in", "muster", "value"},
+	{"seckill", "Consul 1.22.7 (dev)", 5.1, 5.1, "s", "p99 buy latency", "muster", "p99"},
+	{"seckill", "Consul 1.22.7 (dev)", 0.385, 0.385, "s", "sold out in", "muster(txn)", "value"},
+	{"watch-wake", "Consul 1.22.7 (dev)", 56, 94, "ms", "1000 watchers all woken", "muster", "value"},
+	{"kv-put", "etcd 3.4", 8421, 8421, "ops/s", "puts", "muster", "value"},
+	{"lock-handoff", "etcd 3.4", 158, 158, "acq/s", "acquisitions", "muster", "value"},
+	{"watch-wake", "etcd 3.4", 12.5, 12.5, "ms", "p99 wake-up", "muster", "p99"},
+	{"kv-put", "Redis", 61644, 61644, "ops/s", "puts", "muster", "value"},
+	{"lock-handoff", "Redis (spin lock)", 6602, 6602, "acq/s", "acquisitions", "muster", "value"},
+}
+
+// printReferences prints the reference numbers next to muster's.
+func printReferences(w io.Writer, results []*result) {
+	fmt.Fprintln(w, "\nREFERENCE numbers (measured EARLIER on this machine kind, NOT in this run) vs muster in this run:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "WORKLOAD\tREFERENCE SYSTEM\tWHAT\tREFERENCE\tMUSTER ROW\tMUSTER NOW\tMUSTER/REF")
+	for _, ref := range references {
+		refText := fmtRange(ref.low, ref.high, ref.unit)
+		now, ok := musterNumber(results, ref)
+		if !ok {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\tnot measured\t\n", ref.workload, ref.system, ref.what, refText, ref.musterRow)
+			continue
+		}
+		ratio := fmt.Sprintf("%.2fx", now/ref.low)
+		if ref.high != ref.low {
+			ratio = fmt.Sprintf("%.2f-%.2fx", now/ref.high, now/ref.low)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ref.workload, ref.system, ref.what, refText, ref.musterRow,
+			fmtValue(now, ref.unit), ratio)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "MUSTER/REF: for rates >1 means muster is faster than the reference; for times <1 means faster.")
+}
+
+func fmtRange(low, high float64, unit string) string {
+	if low == high {
+		return fmtValue(low, unit)
+	}
+	if unit == "s" || unit == "ms" {
+		return fmt.Sprintf("%s-%s %s", sig3(low), sig3(high), unit)
+	}
+	return fmt.Sprintf("%s-%s %s", fmtNum(low), fmtNum(high), unit)
+}
+
+// musterNumber finds muster's number comparable to ref, in ref's unit.
+func musterNumber(results []*result, ref reference) (float64, bool) {
+	for _, r := range results {
+		if r.workload != ref.workload || r.system != ref.musterRow || r.skipped != "" {
+			continue
+		}
+		switch ref.field {
+		case "value":
+			return r.value, r.unit == ref.unit
+		case "p99":
+			d := r.lat.p99.Seconds()
+			if ref.unit == "ms" {
+				d *= 1000
+			}
+			return d, r.lat.n > 0
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// config is the parsed command line.
+type config struct {
+	systems   []string
+	workloads []string
+	duration  time.Duration // per workload and system, for the timed workloads
+	clients   int
+	maxOps    int64 // cap on operations per timed run
+	muster    string
+	watchers  int
+	watchReps int
+	stock     int
+	keep      bool
+}
+
+var (
+	allSystems   = []string{"muster", "etcd", "redis"}
+	allWorkloads = []string{"kv-put", "kv-get", "kv-cas", "lock-handoff", "seckill", "watch-wake"}
+)
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("musterbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	systems := fs.String("systems", strings.Join(allSystems, ","), "systems to run, comma-separated")
+	workloads := fs.String("workloads", strings.Join(allWorkloads, ","), "workloads to run, comma-separated")
+	fs.DurationVar(&c.duration, "duration", 5*time.Second, "duration of each timed workload on each system")
+	fs.IntVar(&c.clients, "clients", 16, "concurrent clients (workers, lock contenders, buyers)")
+	fs.Int64Var(&c.maxOps, "max-ops", 2_000_000, "cap on operations in one timed run")
+	fs.StringVar(&c.muster, "muster", "", "muster binary (default: go build ../cmd/muster into a temp dir)")
+	fs.IntVar(&c.watchers, "watchers", 1000, "blocking watchers in watch-wake")
+	fs.IntVar(&c.watchReps, "watch-reps", 5, "writes (repetitions) in watch-wake")
+	fs.IntVar(&c.stock, "stock", 100, "items for sale in seckill")
+	fs.BoolVar(&c.keep, "keep", false, "keep the temp dir (server logs, etcd data)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	var err error
+	if c.systems, err = parseList("systems", *systems, allSystems); err != nil {
+		return c, err
+	}
+	if c.workloads, err = parseList("workloads", *workloads, allWorkloads); err != nil {
+		return c, err
+	}
+	switch {
+	case c.duration <= 0 || c.duration > 5*time.Minute:
+		return c, fmt.Errorf("-duration %v: want (0, 5m]", c.duration)
+	case c.clients < 1 || c.clients > 512:
+		return c, fmt.Errorf("-clients %d: want 1..512", c.clients)
+	case c.watchers < 1 || c.watchers > 5000:
+		return c, fmt.Errorf("-watchers %d: want 1..5000", c.watchers)
+	case c.watchReps < 1 || c.watchReps > 100:
+		return c, fmt.Errorf("-watch-reps %d: want 1..100", c.watchReps)
+	case c.stock < 1 || c.stock > 100000:
+		return c, fmt.Errorf("-stock %d: want 1..100000", c.stock)
+	case c.maxOps < 1:
+		return c, fmt.Errorf("-max-ops %d: want >= 1", c.maxOps)
+	}
+	return c, nil
+}
+
+// parseList splits a comma list, refusing names not in known, and keeps
+// known's order.
+func parseList(name, v string, known []string) ([]string, error) {
+	want := map[string]bool{}
+	for _, s := range strings.Split(v, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !slices.Contains(known, s) {
+			return nil, fmt.Errorf("-%s: unknown %q (known: %s)", name, s, strings.Join(known, ","))
+		}
+		want[s] = true
+	}
+	var out []string
+	for _, k := range known {
+		if want[k] {
+			out = append(out, k)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("-%s: empty", name)
+	}
+	return out, nil
+}
+
+// env is what the workloads run against: the started servers' clients (nil
+// when a system is not selected) and the config.
+type env struct {
+	cfg          config
+	muster       *musterClient
+	etcd         *etcdPeer
+	redis        *redis.Client
+	redisVersion string
+	progress     io.Writer
+}
+
+// workloadFunc runs one workload on every selected system.
+type workloadFunc func(ctx context.Context, e *env) []*result
+
+var workloadFuncs = map[string]workloadFunc{
+	"kv-put":       kvPut,
+	"kv-get":       kvGet,
+	"kv-cas":       kvCAS,
+	"lock-handoff": lockHandoff,
+	"seckill":      seckill,
+	"watch-wake":   watchWake,
+}
+
+// run is the whole program: start servers, run workloads, print, stop. It
+// returns the exit code: 0, 1 if a check failed, 2 on a setup error.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0, nil
+	}
+	if err != nil {
+		return 2, err
+	}
+	dir, err := os.MkdirTemp("", "musterbench-")
+	if err != nil {
+		return 2, err
+	}
+	if cfg.keep {
+		fmt.Fprintf(stderr, "temp dir (kept): %s\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	e := &env{cfg: cfg, progress: stderr}
+	var procs []*proc
+	defer func() {
+		for _, p := range slices.Backward(procs) {
+			if err := p.stop(); err != nil {
+				fmt.Fprintln(stderr, "stop:", err)
+			}
+		}
+	}()
+	versions := []string{"go " + runtime.Version() + " (bench client)"}
+	for _, s := range cfg.systems {
+		fmt.Fprintf(stderr, "starting %s...\n", s)
+		switch s {
+		case "muster":
+			p, c, err := startMuster(ctx, dir, cfg.muster)
+			if err != nil {
+				return 2, err
+			}
+			procs, e.muster = append(procs, p), c
+			versions = append(versions, c.version())
+		case "etcd":
+			p, c, err := startEtcd(ctx, dir, cfg.clients)
+			if err != nil {
+				return 2, err
+			}
+			defer c.close()
+			procs, e.etcd = append(procs, p), c
+			versions = append(versions, c.version+" (fsync on)")
+		case "redis":
+			p, c, v, err := startRedis(ctx, dir, cfg.clients+8)
+			if err != nil {
+				return 2, err
+			}
+			defer c.Close()
+			procs, e.redis = append(procs, p), c
+			versions = append(versions, v+" (no persistence)")
+		}
+	}
+
+	started := time.Now()
+	var results []*result
+	for _, w := range cfg.workloads {
+		if ctx.Err() != nil {
+			break
+		}
+		fmt.Fprintf(stderr, "== %s\n", w)
+		rs := workloadFuncs[w](ctx, e)
+		for _, r := range rs {
+			fmt.Fprintf(stderr, "   %-26s %s %s\n", r.system, fmtValue(r.value, r.unit), strings.Join(r.fails, "; "))
+		}
+		results = append(results, rs...)
+	}
+	for _, p := range procs {
+		if p.exited() {
+			r := newResult("servers", p.name, "", "")
+			r.fail("%v", p.exitErr())
+			results = append(results, r)
+		}
+	}
+
+	fmt.Fprintf(stdout, "musterbench %s  (%d cores, GOMAXPROCS %d, kernel %s)\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.GOMAXPROCS(0), kernel())
+	fmt.Fprintf(stdout, "servers: %s\n", strings.Join(versions, "; "))
+	fmt.Fprintf(stdout, "flags: -duration=%v -clients=%d -watchers=%d -watch-reps=%d -stock=%d; all traffic on 127.0.0.1; total run %s\n\n",
+		cfg.duration, cfg.clients, cfg.watchers, cfg.watchReps, cfg.stock, fmtDur(time.Since(started)))
+	printResults(stdout, results)
+	if slices.Contains(cfg.systems, "muster") {
+		printReferences(stdout, results)
+	}
+	if ctx.Err() != nil {
+		return 2, ctx.Err()
+	}
+	for _, r := range results {
+		if len(r.fails) > 0 {
+			return 1, nil
+		}
+	}
+	return 0, nil
+}
+
+func kernel() string {
+	if out, err := exec.Command("uname", "-sr").Output(); err == nil {
+		return strings.TrimSpace(string(out))
+	}
+	return runtime.GOOS
+}
