@@ -27,7 +27,7 @@ type queryOpts struct {
 }
 
 func parseQuery(r *http.Request, dc string) (queryOpts, error) {
-	q := r.URL.Query()
+	q := query(r)
 	var o queryOpts
 	if err := checkDC(r, dc); err != nil {
 		return o, err
@@ -56,7 +56,7 @@ func parseQuery(r *http.Request, dc string) (queryOpts, error) {
 
 // checkDC refuses a ?dc= other than ours: muster serves one datacenter.
 func checkDC(r *http.Request, dc string) error {
-	if v := r.URL.Query().Get("dc"); v != "" && v != dc {
+	if v := query(r).Get("dc"); v != "" && v != dc {
 		return &httpError{http.StatusInternalServerError, CodeNotFound, "No path to datacenter"}
 	}
 	return nil

@@ -52,7 +52,7 @@ func (s *Server) kvGet(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := r.URL.Query()
+	q := query(r)
 	if _, ok := q["keys"]; ok {
 		sep := q.Get("separator")
 		if _, ok := q["seperator"]; ok && sep == "" { // Consul's historic spelling
@@ -123,7 +123,7 @@ func (s *Server) readValue(r *http.Request) ([]byte, error) {
 }
 
 func parseUintParam(r *http.Request, name string) (uint64, bool, error) {
-	v, ok := r.URL.Query()[name]
+	v, ok := query(r)[name]
 	if !ok {
 		return 0, false, nil
 	}
@@ -145,7 +145,7 @@ func (s *Server) kvPut(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err := checkDC(r, s.cfg.Agent.Datacenter); err != nil {
 		return nil, err
 	}
-	q := r.URL.Query()
+	q := query(r)
 	flags, _, err := parseUintParam(r, "flags")
 	if err != nil {
 		return nil, err
@@ -187,6 +187,9 @@ func (s *Server) kvPut(w http.ResponseWriter, r *http.Request) (any, error) {
 	if (acquire || release) && req.Session == "" {
 		return nil, badRequest("Missing session")
 	}
+	if s.refusedLocally(req) {
+		return false, nil
+	}
 	resp, err := s.applyKVS(req)
 	if err != nil {
 		return nil, err
@@ -198,6 +201,35 @@ func (s *Server) kvPut(w http.ResponseWriter, r *http.Request) (any, error) {
 		w.Header().Set("X-Muster-Lock-Delay", time.Duration(resp.Acquire.DelayUntil-time.Now().UnixNano()).String())
 	}
 	return resp.OK, nil
+}
+
+// refusedLocally reports whether a cas or a plain acquire is bound to fail,
+// judged from this server's state, so it can answer false without a Raft
+// entry. Under contention most CAS attempts and acquires lose; answering them
+// locally keeps the log for writes that win. Only refusals are decided here,
+// and a refusal writes nothing: a server that is behind may refuse one that
+// would have won, and the client retries, as after any lost race.
+func (s *Server) refusedLocally(req fsm.KVSRequest) bool {
+	_, e, err := s.store().KVGet(nil, req.Entry.Key)
+	if err != nil {
+		return false
+	}
+	switch req.Op {
+	case state.VerbCAS:
+		if req.Index == 0 {
+			return e != nil
+		}
+		// ModifyIndex only grows, so a mismatch now is a mismatch later.
+		return e == nil || e.ModifyIndex != req.Index
+	case state.VerbLock:
+		if e == nil || e.Session == "" || e.Session == req.Session {
+			return false
+		}
+		// An unknown session must still get its 400 from the FSM.
+		_, sess, err := s.store().SessionGet(nil, req.Session)
+		return err == nil && sess != nil
+	}
+	return false
 }
 
 func setFencing(w http.ResponseWriter, e *state.KVEntry) {
@@ -305,7 +337,7 @@ func (s *Server) kvDelete(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err := checkDC(r, s.cfg.Agent.Datacenter); err != nil {
 		return nil, err
 	}
-	_, recurse := r.URL.Query()["recurse"]
+	_, recurse := query(r)["recurse"]
 	if key == "" && !recurse {
 		return nil, badRequest("Missing key name")
 	}

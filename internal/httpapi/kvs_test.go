@@ -253,3 +253,24 @@ func TestKV_BlockingOnMissingKey(t *testing.T) {
 		t.Fatalf("woke with %+v", p)
 	}
 }
+
+// A held lock refuses an unknown session with its 400, even though refusals
+// of known sessions are answered without a Raft entry.
+func TestKV_AcquireHeldKeyUnknownSession(t *testing.T) {
+	a := testagent.Start(t)
+	sid, _, _ := a.Client.Session().CreateNoChecks(nil, nil)
+	a.Client.KV().Acquire(&consul.KVPair{Key: "held", Session: sid}, nil)
+	before := a.FSMState().LatestIndex()
+	other, _, _ := a.Client.Session().CreateNoChecks(nil, nil)
+	ok, _, err := a.Client.KV().Acquire(&consul.KVPair{Key: "held", Session: other}, nil)
+	if err != nil || ok {
+		t.Fatalf("acquire of a held key: %v %v", ok, err)
+	}
+	if after := a.FSMState().LatestIndex(); after != before+1 { // only the session create
+		t.Fatalf("a refused acquire wrote to the log: index %d -> %d", before, after)
+	}
+	status, _ := do(t, a, "PUT", "/v1/kv/held?acquire=0b1e5d9c-0000-0000-0000-000000000000", nil)
+	if status != 400 {
+		t.Fatalf("unknown session on a held key: %d, want 400", status)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -138,7 +139,7 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 		default:
 			w.Header().Set("Content-Type", "application/json")
 			enc := json.NewEncoder(w)
-			if _, ok := r.URL.Query()["pretty"]; ok {
+			if _, ok := query(r)["pretty"]; ok {
 				enc.SetIndent("", "    ")
 			}
 			if err := enc.Encode(v); err != nil {
@@ -155,4 +156,13 @@ func setIndex(w http.ResponseWriter, idx uint64) {
 		idx = 1
 	}
 	w.Header().Set("X-Consul-Index", strconv.FormatUint(idx, 10))
+}
+
+// query returns the request's query parameters, parsed once per request
+// (r.URL.Query parses anew on every call, and a request asks several times).
+func query(r *http.Request) url.Values {
+	if r.Form == nil {
+		r.Form, _ = url.ParseQuery(r.URL.RawQuery)
+	}
+	return r.Form
 }

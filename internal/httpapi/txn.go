@@ -3,6 +3,7 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/musterhq/muster/internal/fsm"
 	"github.com/musterhq/muster/internal/state"
@@ -117,7 +118,7 @@ func (s *Server) txn(w http.ResponseWriter, r *http.Request) (any, error) {
 		setIndex(w, st.LatestIndex())
 		s.setConsistency(w, o)
 		results, errs = st.TxnRead(ops)
-	} else {
+	} else if errs = s.store().TxnRefusal(time.Now().UnixNano(), ops); len(errs) == 0 {
 		out, idx, err := s.cfg.Cluster.Apply(fsm.TxnRequestType, &fsm.TxnRequest{Ops: ops})
 		if err != nil {
 			return nil, err

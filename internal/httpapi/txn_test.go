@@ -25,7 +25,9 @@ func TestTxn_AllOrNothing(t *testing.T) {
 	}
 	stock := resp.Results[0].KV.ModifyIndex
 
-	// One failing op (a stale check-index) fails the whole transaction.
+	// One failing op (a stale check-index) fails the whole transaction,
+	// and, being bound to fail, it is refused without a log entry.
+	before := a.FSMState().LatestIndex()
 	ok, resp, _, err = txn.Txn(consul.TxnOps{
 		{KV: &consul.KVTxnOp{Verb: consul.KVSet, Key: "orders", Value: []byte("1")}},
 		{KV: &consul.KVTxnOp{Verb: consul.KVCheckIndex, Key: "stock", Index: stock + 100}},
@@ -37,6 +39,9 @@ func TestTxn_AllOrNothing(t *testing.T) {
 	}
 	if p, _, _ := a.Client.KV().Get("orders", nil); string(p.Value) != "0" {
 		t.Fatalf("failed txn wrote orders=%q", p.Value)
+	}
+	if after := a.FSMState().LatestIndex(); after != before {
+		t.Fatalf("a refused txn reached the log: index %d -> %d", before, after)
 	}
 
 	// The flash-sale decrement: check-index + set, all at once.

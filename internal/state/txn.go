@@ -194,3 +194,44 @@ func stripValue(e *KVEntry) []*KVEntry {
 	c.Value = nil
 	return []*KVEntry{c}
 }
+
+// TxnRefusal decides from the current state whether a transaction is bound
+// to fail, so the HTTP layer can answer 409 without proposing it: if one of
+// its checks (check-index, check-session, check-not-exists, cas, delete-cas)
+// fails now, it could at best succeed against a state newer than the one its
+// client read, as indexes only grow. It then returns every op's error, as the
+// FSM would, from a dry run on a private copy of the state (the copy has its
+// own writer, so the dry run never holds up the FSM). nil means "propose it".
+func (s *Store) TxnRefusal(now int64, ops []TxnOp) []TxnError {
+	if !txnCheckFails(s, ops) {
+		return nil
+	}
+	copyDB := s.db.Snapshot()
+	tx := &txn{Txn: copyDB.Txn(true), idx: s.LatestIndex() + 1, now: now}
+	defer tx.Abort()
+	_, errs := txnTxn(tx, ops)
+	return errs
+}
+
+func txnCheckFails(s *Store, ops []TxnOp) bool {
+	tx := &txn{Txn: s.db.Txn(false)}
+	defer tx.Abort()
+	for _, op := range ops {
+		switch op.Verb {
+		case VerbCheckIndex, VerbCheckSession, VerbCheckNotExists:
+			if _, err := txnOpTxn(tx, op); err != nil {
+				return true
+			}
+		case VerbCAS, VerbDeleteCAS:
+			cur, err := kvGetTxn(tx, op.Key)
+			if err != nil {
+				return false
+			}
+			if op.Index == 0 && cur != nil && op.Verb == VerbCAS ||
+				op.Index != 0 && (cur == nil || cur.ModifyIndex != op.Index) {
+				return true
+			}
+		}
+	}
+	return false
+}
