@@ -88,6 +88,10 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 			MaxBodySize:    httpapi.DefaultLimits().MaxBodySize,
 		},
 		FSM: a.fsm, Cluster: c, Sessions: a.timers, Logger: logger, CARoots: roots,
+		OnRestore: func() error {
+			a.timers.ClearAll()
+			return a.establishLeadership()
+		},
 		Extra: func(mux *http.ServeMux) {
 			if cfg.EnableDebug {
 				mux.HandleFunc("/debug/pprof/", pprof.Index)

@@ -76,7 +76,7 @@ type KVSRequest struct {
 	Entry    state.KVEntry
 	Session  string `json:",omitempty"`
 	Index    uint64 `json:",omitempty"` // for cas and delete-cas
-	Deadline int64  `json:",omitempty"` // for lock-wait, Unix ns
+	Deadline int64  `json:",omitempty"` // lock-wait: until when; lock-unwait: which wait ends (Unix ns)
 }
 
 // KVSResponse is the outcome of a KVSRequest. OK is Consul's boolean answer.

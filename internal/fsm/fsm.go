@@ -78,7 +78,7 @@ func applyKVS(s *state.Store, idx uint64, now int64, body []byte) any {
 		resp.Acquire, resp.Err = s.KVLockWait(idx, now, e, req.Session, req.Deadline)
 		resp.OK = resp.Acquire.Acquired
 	case KVLockUnwait:
-		resp.OK, resp.Err = s.KVLockUnwait(idx, now, e.Key, req.Session)
+		resp.OK, resp.Err = s.KVLockUnwait(idx, now, e.Key, req.Session, req.Deadline)
 	case state.VerbUnlock:
 		resp.OK, resp.Err = s.KVUnlock(idx, now, e, req.Session)
 	default:

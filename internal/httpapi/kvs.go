@@ -318,7 +318,7 @@ func (s *Server) kvAcquireWait(w http.ResponseWriter, r *http.Request, req fsm.K
 		}
 	}
 	// Deadline or client gone: leave the queue; it tells us if we won meanwhile.
-	resp, err = s.applyKVS(fsm.KVSRequest{Op: fsm.KVLockUnwait, Entry: state.KVEntry{Key: key}, Session: session})
+	resp, err = s.applyKVS(fsm.KVSRequest{Op: fsm.KVLockUnwait, Entry: state.KVEntry{Key: key}, Session: session, Deadline: req.Deadline})
 	if err != nil {
 		return nil, err
 	}

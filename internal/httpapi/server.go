@@ -73,6 +73,10 @@ type Config struct {
 	Logger   *slog.Logger
 	// CARoots is the JSON document served at /v1/agent/connect/ca/roots.
 	CARoots any
+	// OnRestore runs after a snapshot restore is applied: the leader's own
+	// bookkeeping (its node registration, session TTL timers) must be
+	// rebuilt from the restored state.
+	OnRestore func() error
 	// Extra registers more routes (the UI, later packages) on the mux.
 	Extra func(mux *http.ServeMux)
 }

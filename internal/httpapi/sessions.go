@@ -19,6 +19,7 @@ const (
 	sessionTTLMax         = 24 * time.Hour
 	defaultLockDelay      = 15 * time.Second
 	lockDelayMinThreshold = 1000 // a bare number below this is seconds, else nanoseconds
+	maxLockDelay          = 60 * time.Second
 )
 
 // sessionBody is the create request. Pointer fields tell "absent" from
@@ -94,6 +95,9 @@ func (s *Server) newSession(b *sessionBody) (*state.Session, error) {
 	d, err := parseLockDelay(b.LockDelay)
 	if err != nil {
 		return nil, err
+	}
+	if d > maxLockDelay {
+		return nil, badRequest("Invalid LockDelay %v: must be at most %v", d, maxLockDelay)
 	}
 	sess.LockDelay = d
 	// Consul's rules: the node's serfHealth check unless NodeChecks (or the

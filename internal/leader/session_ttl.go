@@ -22,6 +22,7 @@ type SessionTimers struct {
 
 	mu     sync.Mutex
 	timers map[string]*time.Timer // guarded by mu
+	epoch  uint64                 // guarded by mu; ClearAll bumps it, so retries of the old term stop
 }
 
 // NewSessionTimers returns timers that call expire when a session's TTL plus
@@ -40,15 +41,39 @@ func (t *SessionTimers) Reset(id string, ttl time.Duration) {
 	if tm, ok := t.timers[id]; ok {
 		tm.Stop()
 	}
-	t.timers[id] = time.AfterFunc(ttl+t.Grace, func() { t.expire(id) })
+	t.arm(id, ttl+t.Grace)
 }
 
-func (t *SessionTimers) expire(id string) {
+// expiryRetry is how soon a failed expiry (a Raft write that did not go
+// through) is tried again.
+const expiryRetry = time.Second
+
+// arm starts id's timer. t.mu must be held.
+func (t *SessionTimers) arm(id string, d time.Duration) {
+	var tm *time.Timer
+	tm = time.AfterFunc(d, func() { t.expire(id, tm) })
+	t.timers[id] = tm
+}
+
+// expire destroys id, unless the timer that fired was replaced (by a Reset
+// racing with it) or cleared meanwhile. A failed destroy is retried until it
+// succeeds or the timer is cleared (the node lost leadership).
+func (t *SessionTimers) expire(id string, fired *time.Timer) {
 	t.mu.Lock()
+	if t.timers[id] != fired {
+		t.mu.Unlock()
+		return
+	}
 	delete(t.timers, id)
+	epoch := t.epoch
 	t.mu.Unlock()
 	if err := t.Expire(id); err != nil {
-		t.Logger.Warn("leader: session TTL expiry failed", "session", id, "err", err)
+		t.Logger.Warn("leader: session TTL expiry failed, retrying", "session", id, "err", err)
+		t.mu.Lock()
+		if _, replaced := t.timers[id]; !replaced && t.epoch == epoch {
+			t.arm(id, expiryRetry)
+		}
+		t.mu.Unlock()
 		return
 	}
 	t.Logger.Debug("leader: session expired", "session", id)
@@ -68,6 +93,7 @@ func (t *SessionTimers) Clear(id string) {
 func (t *SessionTimers) ClearAll() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.epoch++
 	for id, tm := range t.timers {
 		tm.Stop()
 		delete(t.timers, id)

@@ -154,7 +154,8 @@ func kvUnlockTxn(tx *txn, e *KVEntry, session string) (bool, error) {
 
 // kvLockWaitTxn acquires e.Key for session or, if it is taken, queues session
 // behind the key's other waiters until deadline (Unix ns). A session already
-// queued keeps its place and gets the new deadline.
+// queued (a second wait of the same client) keeps its place and the later of
+// the two deadlines, so that neither wait cuts the other's short.
 func kvLockWaitTxn(tx *txn, e *KVEntry, session string, deadline int64) (AcquireResult, error) {
 	res, err := kvLockTxn(tx, e, session)
 	if err != nil || res.Acquired {
@@ -171,7 +172,7 @@ func kvLockWaitTxn(tx *txn, e *KVEntry, session string, deadline int64) (Acquire
 		c := *w
 		w = &c
 	}
-	w.Deadline, w.Value, w.Flags = deadline, e.Value, e.Flags
+	w.Deadline, w.Value, w.Flags = max(w.Deadline, deadline), e.Value, e.Flags
 	if err := tx.Insert(tableLockWaiters, w); err != nil {
 		return AcquireResult{}, fmt.Errorf("state: lock queue: %w", err)
 	}
@@ -182,14 +183,16 @@ func kvLockWaitTxn(tx *txn, e *KVEntry, session string, deadline int64) (Acquire
 	return res, nil
 }
 
-// kvLockUnwaitTxn takes session out of key's queue and reports whether it
-// holds the lock (it may have been granted before the waiter gave up).
-func kvLockUnwaitTxn(tx *txn, key, session string) (bool, error) {
+// kvLockUnwaitTxn ends one wait of session on key and reports whether the
+// session holds the lock (it may have been granted before the waiter gave
+// up). The queue row goes only if its deadline is this wait's (or deadline is
+// 0): a longer wait of the same session that shares the row keeps its place.
+func kvLockUnwaitTxn(tx *txn, key, session string, deadline int64) (bool, error) {
 	w, err := waiterTxn(tx, key, session)
 	if err != nil {
 		return false, err
 	}
-	if w != nil {
+	if w != nil && (deadline == 0 || w.Deadline == deadline) {
 		if err := tx.Delete(tableLockWaiters, w); err != nil {
 			return false, fmt.Errorf("state: lock queue: %w", err)
 		}
@@ -308,10 +311,10 @@ func (s *Store) KVLockWait(idx uint64, now int64, e *KVEntry, session string, de
 	return res, err
 }
 
-func (s *Store) KVLockUnwait(idx uint64, now int64, key, session string) (bool, error) {
+func (s *Store) KVLockUnwait(idx uint64, now int64, key, session string, deadline int64) (bool, error) {
 	tx := s.writeTxn(idx, now)
 	defer tx.Abort()
-	held, err := kvLockUnwaitTxn(tx, key, session)
+	held, err := kvLockUnwaitTxn(tx, key, session, deadline)
 	if err == nil {
 		tx.Commit()
 	}

@@ -202,7 +202,16 @@ func stripValue(e *KVEntry) []*KVEntry {
 // client read, as indexes only grow. It then returns every op's error, as the
 // FSM would, from a dry run on a private copy of the state (the copy has its
 // own writer, so the dry run never holds up the FSM). nil means "propose it".
+//
+// A transaction with a lock op is always proposed: whether it locks depends
+// on lock-delays and waiter deadlines measured by the leader's clock stamp,
+// which this dry run cannot know.
 func (s *Store) TxnRefusal(now int64, ops []TxnOp) []TxnError {
+	for _, op := range ops {
+		if op.Verb == VerbLock {
+			return nil
+		}
+	}
 	if !txnCheckFails(s, ops) {
 		return nil
 	}
