@@ -35,9 +35,11 @@ type Agent struct {
 	fsm     *fsm.FSM
 	cluster *cluster.Cluster
 	timers  *leader.SessionTimers
-	api     *httpapi.Server
-	httpSrv *http.Server
-	httpLn  net.Listener
+	// tombstones paces the reaping of deleted keys' tombstones.
+	tombstones *leader.TombstoneGC
+	api        *httpapi.Server
+	httpSrv    *http.Server
+	httpLn     net.Listener
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -56,7 +58,8 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 		}
 		cfg.NodeID = id
 	}
-	a := &Agent{cfg: cfg, logger: logger, fsm: fsm.New(), stop: make(chan struct{})}
+	a := &Agent{cfg: cfg, logger: logger, fsm: fsm.New(), stop: make(chan struct{}),
+		tombstones: &leader.TombstoneGC{TTL: leader.DefaultTombstoneTTL, Granularity: leader.DefaultTombstoneGranularity}}
 
 	c, err := cluster.New(cluster.Config{
 		NodeID: cfg.NodeID, NodeName: cfg.NodeName, Dev: cfg.Dev, DataDir: cfg.DataDir, Bootstrap: cfg.Bootstrap,
@@ -163,6 +166,8 @@ func (a *Agent) Handler() http.Handler { return a.api }
 func (a *Agent) leaderLoop() {
 	defer a.wg.Done()
 	ch := a.cluster.LeaderCh()
+	gcTick := time.NewTicker(a.tombstones.Granularity)
+	defer gcTick.Stop()
 	for {
 		select {
 		case <-a.stop:
@@ -170,10 +175,20 @@ func (a *Agent) leaderLoop() {
 		case isLeader := <-ch:
 			if !isLeader {
 				a.timers.ClearAll()
+				a.tombstones.Reset()
 				continue
 			}
 			if err := a.establishLeadership(); err != nil {
 				a.logger.Error("agent: leader setup failed", "err", err)
+			}
+		case now := <-gcTick.C:
+			if !a.cluster.IsLeader() {
+				continue
+			}
+			if upTo := a.tombstones.Sample(now, a.fsm.State().LatestIndex()); upTo > 0 {
+				if _, _, err := a.cluster.Apply(fsm.ReapRequestType, &fsm.ReapRequest{UpTo: upTo}); err != nil {
+					a.logger.Warn("agent: tombstone reap failed", "err", err)
+				}
 			}
 		}
 	}

@@ -20,6 +20,7 @@ const (
 	SessionCreateType   MessageType = 3 // SessionRequest -> error
 	SessionDestroyType  MessageType = 4 // SessionRequest -> error
 	RegisterRequestType MessageType = 5 // RegisterRequest -> error
+	ReapRequestType     MessageType = 6 // ReapRequest -> error
 )
 
 // headerLen is the type byte plus the leader's clock reading.
@@ -101,6 +102,11 @@ type TxnResponse struct {
 type SessionRequest struct {
 	Session *state.Session `json:",omitempty"`
 	ID      string         `json:",omitempty"`
+}
+
+// ReapRequest drops tombstones up to UpTo and ended lock-delays.
+type ReapRequest struct {
+	UpTo uint64
 }
 
 // RegisterRequest registers a node and, optionally, checks on it.

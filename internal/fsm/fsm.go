@@ -40,6 +40,7 @@ var dispatch = map[MessageType]applyFunc{
 	SessionCreateType:   applySessionCreate,
 	SessionDestroyType:  applySessionDestroy,
 	RegisterRequestType: applyRegister,
+	ReapRequestType:     applyReap,
 }
 
 // Apply applies one committed entry. What it returns reaches the proposer
@@ -125,6 +126,15 @@ func applyRegister(s *state.Store, idx uint64, now int64, body []byte) any {
 		return err
 	}
 	return s.Register(idx, now, &req.Node, req.Checks)
+}
+
+func applyReap(s *state.Store, idx uint64, now int64, body []byte) any {
+	var req ReapRequest
+	if err := decode(body, &req); err != nil {
+		return err
+	}
+	_, err := s.Reap(idx, now, req.UpTo)
+	return err
 }
 
 // Snapshot captures the store for hashicorp/raft.

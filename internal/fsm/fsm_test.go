@@ -32,6 +32,9 @@ func TestApplyIsDeterministic(t *testing.T) {
 		add(SessionCreateType, &SessionRequest{Session: &state.Session{ID: id, Node: "n1", LockDelay: time.Second, Behavior: "release"}})
 	}
 	for i := 0; i < 2000; i++ {
+		if i%500 == 499 {
+			add(ReapRequestType, &ReapRequest{UpTo: uint64(len(logs) / 2)})
+		}
 		key := fmt.Sprintf("k%d", rng.IntN(5))
 		sess := sessions[rng.IntN(len(sessions))]
 		switch rng.IntN(6) {

@@ -230,15 +230,15 @@ func kvDeleteTxn(tx *txn, key string) error {
 	return nil
 }
 
-// kvDeleteCASTxn deletes key only if its ModifyIndex equals cas (a missing key
-// with cas 0 counts as deleted, as in Consul).
+// kvDeleteCASTxn deletes key only if its ModifyIndex equals cas. A missing
+// key counts as deleted, whatever cas says (Consul's answer).
 func kvDeleteCASTxn(tx *txn, key string, cas uint64) (bool, error) {
 	existing, err := kvGetTxn(tx, key)
 	if err != nil {
 		return false, err
 	}
 	if existing == nil {
-		return cas == 0, nil
+		return true, nil
 	}
 	if existing.ModifyIndex != cas {
 		return false, nil
@@ -262,4 +262,46 @@ func kvDeleteTreeTxn(tx *txn, prefix string) error {
 		}
 	}
 	return nil
+}
+
+// Reap deletes the tombstones of keys deleted at or before upTo, and the
+// lock-delays that ended before now. The leader proposes it periodically with
+// an index old enough that no reader still blocks on it (Consul's tombstone
+// GC); a reader of a reaped key sees its index drop and reads again.
+func (s *Store) Reap(idx uint64, now int64, upTo uint64) (int, error) {
+	tx := s.writeTxn(idx, now)
+	defer tx.Abort()
+	var dead []any
+	it, err := tx.Get(tableTombstones, "id")
+	if err != nil {
+		return 0, fmt.Errorf("state: reap: %w", err)
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if raw.(*Tombstone).Index <= upTo {
+			dead = append(dead, raw)
+		}
+	}
+	n := len(dead)
+	for _, d := range dead {
+		if err := tx.Delete(tableTombstones, d); err != nil {
+			return 0, fmt.Errorf("state: reap: %w", err)
+		}
+	}
+	dead = dead[:0]
+	it, err = tx.Get(tableLockDelays, "id")
+	if err != nil {
+		return 0, fmt.Errorf("state: reap: %w", err)
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if raw.(*LockDelay).Until <= now {
+			dead = append(dead, raw)
+		}
+	}
+	for _, d := range dead {
+		if err := tx.Delete(tableLockDelays, d); err != nil {
+			return 0, fmt.Errorf("state: reap: %w", err)
+		}
+	}
+	tx.Commit()
+	return n, nil
 }

@@ -163,3 +163,38 @@ func TestNoOpCatalogWriteWakesNobody(t *testing.T) {
 		t.Fatalf("no-op writes moved the index %d -> %d", idx1, idx2)
 	}
 }
+
+func TestReap(t *testing.T) {
+	f := newFixture(t)
+	f.session("a", time.Second, BehaviorRelease)
+	for _, k := range []string{"x", "y"} {
+		f.s.KVSet(f.next(), f.now, &KVEntry{Key: k})
+		f.s.KVSet(f.next(), f.now, &KVEntry{Key: k})
+	}
+	f.s.KVLock(f.next(), f.now, &KVEntry{Key: "held"}, "a")
+	f.s.SessionDestroy(f.next(), f.now, "a") // leaves a lock-delay on "held"
+	delX := f.next()
+	f.s.Txn(delX, f.now, []TxnOp{{Verb: VerbDelete, Key: "x"}})
+	f.s.Txn(f.next(), f.now, []TxnOp{{Verb: VerbDelete, Key: "y"}})
+
+	n, err := f.s.Reap(f.next(), f.now, delX)
+	if err != nil || n != 1 {
+		t.Fatalf("reaped %d (%v), want x's tombstone only", n, err)
+	}
+	if idx, _, _ := f.s.KVGet(nil, "x"); idx != 0 {
+		t.Fatalf("x still has tombstone index %d", idx)
+	}
+	if idx, _, _ := f.s.KVGet(nil, "y"); idx == 0 {
+		t.Fatal("y's newer tombstone was reaped")
+	}
+	if f.s.LockDelayUntil("held", f.now) == 0 {
+		t.Fatal("an active lock-delay was reaped")
+	}
+	f.now += int64(2 * time.Second)
+	f.s.Reap(f.next(), f.now, 0)
+	tx := f.s.db.Txn(false)
+	defer tx.Abort()
+	if raw, _ := tx.First(tableLockDelays, "id", "held"); raw != nil {
+		t.Fatal("an ended lock-delay was kept")
+	}
+}

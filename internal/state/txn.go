@@ -236,8 +236,9 @@ func txnCheckFails(s *Store, ops []TxnOp) bool {
 			if err != nil {
 				return false
 			}
-			if op.Index == 0 && cur != nil && op.Verb == VerbCAS ||
-				op.Index != 0 && (cur == nil || cur.ModifyIndex != op.Index) {
+			casFails := op.Index == 0 && cur != nil || op.Index != 0 && (cur == nil || cur.ModifyIndex != op.Index)
+			deleteFails := cur != nil && cur.ModifyIndex != op.Index // a missing key counts as deleted
+			if op.Verb == VerbCAS && casFails || op.Verb == VerbDeleteCAS && deleteFails {
 				return true
 			}
 		}
