@@ -21,6 +21,7 @@ const (
 	SessionDestroyType  MessageType = 4 // SessionRequest -> error
 	RegisterRequestType MessageType = 5 // RegisterRequest -> error
 	ReapRequestType     MessageType = 6 // ReapRequest -> error
+	DeregisterType      MessageType = 7 // state.Deregistration -> error
 )
 
 // headerLen is the type byte plus the leader's clock reading.
@@ -109,8 +110,6 @@ type ReapRequest struct {
 	UpTo uint64
 }
 
-// RegisterRequest registers a node and, optionally, checks on it.
-type RegisterRequest struct {
-	Node   state.Node
-	Checks []*state.HealthCheck `json:",omitempty"`
-}
+// RegisterRequest registers a node (unless SkipNodeUpdate) and, optionally,
+// a service and checks on it.
+type RegisterRequest = state.Registration

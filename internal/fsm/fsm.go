@@ -41,6 +41,7 @@ var dispatch = map[MessageType]applyFunc{
 	SessionDestroyType:  applySessionDestroy,
 	RegisterRequestType: applyRegister,
 	ReapRequestType:     applyReap,
+	DeregisterType:      applyDeregister,
 }
 
 // Apply applies one committed entry. What it returns reaches the proposer
@@ -125,7 +126,15 @@ func applyRegister(s *state.Store, idx uint64, now int64, body []byte) any {
 	if err := decode(body, &req); err != nil {
 		return err
 	}
-	return s.Register(idx, now, &req.Node, req.Checks)
+	return s.Register(idx, now, &req)
+}
+
+func applyDeregister(s *state.Store, idx uint64, now int64, body []byte) any {
+	var req state.Deregistration
+	if err := decode(body, &req); err != nil {
+		return err
+	}
+	return s.Deregister(idx, now, &req)
 }
 
 func applyReap(s *state.Store, idx uint64, now int64, body []byte) any {

@@ -70,6 +70,8 @@ func toHTTPError(err error) *httpError {
 		return &httpError{http.StatusBadRequest, CodeSessionNotFound, "invalid session: " + msg}
 	case errors.Is(err, state.ErrNodeNotFound):
 		return &httpError{http.StatusBadRequest, CodeNodeNotFound, "missing node registration: " + msg}
+	case errors.Is(err, state.ErrServiceNotFound):
+		return &httpError{http.StatusBadRequest, CodeNotFound, msg}
 	case errors.Is(err, state.ErrCheckNotFound):
 		return &httpError{http.StatusBadRequest, CodeCheckNotFound, msg}
 	case errors.Is(err, state.ErrCheckCritical):

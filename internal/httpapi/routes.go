@@ -24,6 +24,8 @@ func (s *Server) routes() {
 	s.handle("GET /v1/agent/connect/ca/roots", s.connectCARoots)
 	s.handle("GET /v1/catalog/datacenters", s.catalogDatacenters)
 	s.handle("GET /v1/catalog/nodes", s.catalogNodes)
+	s.handle("PUT /v1/catalog/register", s.catalogRegister)
+	s.handle("PUT /v1/catalog/deregister", s.catalogDeregister)
 	s.handle("GET /v1/health/node/{node}", s.healthNode)
 	s.handle("GET /v1/operator/raft/configuration", s.operatorRaftConfiguration)
 

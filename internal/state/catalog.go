@@ -217,15 +217,49 @@ func (s *Store) NodeChecks(ws memdb.WatchSet, node string) (uint64, []*HealthChe
 	return maxIndex(tx, tableChecks, tableNodes), out, nil
 }
 
-// Register inserts or updates a node and checks on it in one transaction.
-func (s *Store) Register(idx uint64, now int64, n *Node, checks []*HealthCheck) error {
+// Registration is one catalog write: a node (unless SkipNodeUpdate, when
+// the node must exist already), optionally a service on it, and checks.
+type Registration struct {
+	Node           Node
+	SkipNodeUpdate bool
+	Service        *Service
+	Checks         []*HealthCheck
+}
+
+// Register applies r in one transaction, all or nothing. A check naming a
+// ServiceID needs that service on the node; it takes the service's name and
+// tags.
+func (s *Store) Register(idx uint64, now int64, r *Registration) error {
 	tx := s.writeTxn(idx, now)
 	defer tx.Abort()
-	if err := ensureNodeTxn(tx, n); err != nil {
+	if r.SkipNodeUpdate {
+		if raw, err := tx.First(tableNodes, "id", r.Node.Node); err != nil {
+			return fmt.Errorf("state: node lookup: %w", err)
+		} else if raw == nil {
+			return fmt.Errorf("%w: %q", ErrNodeNotFound, r.Node.Node)
+		}
+	} else if err := ensureNodeTxn(tx, &r.Node); err != nil {
 		return err
 	}
-	for _, c := range checks {
-		c.Node = n.Node
+	if r.Service != nil {
+		r.Service.Node = r.Node.Node
+		if err := ensureServiceTxn(tx, r.Service); err != nil {
+			return err
+		}
+	}
+	for _, c := range r.Checks {
+		c.Node = r.Node.Node
+		if c.ServiceID != "" {
+			raw, err := tx.First(tableServices, "id", c.Node, c.ServiceID)
+			if err != nil {
+				return fmt.Errorf("state: service lookup: %w", err)
+			}
+			if raw == nil {
+				return fmt.Errorf("%w: check %q names service %q, not on node %q", ErrServiceNotFound, c.CheckID, c.ServiceID, c.Node)
+			}
+			svc := raw.(*Service)
+			c.ServiceName, c.ServiceTags = svc.Service, svc.Tags
+		}
 		if err := ensureCheckTxn(tx, c); err != nil {
 			return err
 		}

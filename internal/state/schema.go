@@ -17,6 +17,7 @@ const (
 	tableLockDelays  = "lockDelays"  // *LockDelay by Key
 	tableNodes       = "nodes"       // *Node by Node name
 	tableChecks      = "checks"      // *HealthCheck by (Node, CheckID)
+	tableServices    = "services"    // *Service by (Node, ID)
 )
 
 // IndexEntry records the highest Raft index that changed a table.
@@ -73,6 +74,17 @@ func schema() *memdb.DBSchema {
 			Name: tableNodes,
 			Indexes: map[string]*memdb.IndexSchema{
 				"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Node", Lowercase: true}},
+			},
+		},
+		tableServices: {
+			Name: tableServices,
+			Indexes: map[string]*memdb.IndexSchema{
+				"id": {Name: "id", Unique: true, Indexer: &memdb.CompoundIndex{Indexes: []memdb.Indexer{
+					&memdb.StringFieldIndex{Field: "Node", Lowercase: true},
+					&memdb.StringFieldIndex{Field: "ID"},
+				}}},
+				"node":    {Name: "node", Indexer: &memdb.StringFieldIndex{Field: "Node", Lowercase: true}},
+				"service": {Name: "service", Indexer: &memdb.StringFieldIndex{Field: "Service", Lowercase: true}},
 			},
 		},
 		tableChecks: {

@@ -12,7 +12,7 @@ import (
 
 // snapshotTables are the tables a snapshot carries, in restore order.
 var snapshotTables = []string{
-	tableIndex, tableNodes, tableChecks, tableSessions, tableKVs,
+	tableIndex, tableNodes, tableServices, tableChecks, tableSessions, tableKVs,
 	tableTombstones, tableLockWaiters, tableLockDelays,
 }
 
@@ -116,6 +116,8 @@ func newRow(table string) (any, error) {
 		return &IndexEntry{}, nil
 	case tableNodes:
 		return &Node{}, nil
+	case tableServices:
+		return &Service{}, nil
 	case tableChecks:
 		return &HealthCheck{}, nil
 	case tableSessions:
@@ -146,6 +148,8 @@ func rowIndex(row any) uint64 {
 	case *Node:
 		return r.ModifyIndex
 	case *HealthCheck:
+		return r.ModifyIndex
+	case *Service:
 		return r.ModifyIndex
 	case *LockWaiter:
 		return r.Seq

@@ -34,6 +34,7 @@ var (
 	ErrKeyNotFound     = errors.New("state: key not found")
 	ErrNodeNotFound    = errors.New("state: node not found")
 	ErrCheckNotFound   = errors.New("state: check not found")
+	ErrServiceNotFound = errors.New("state: service not found")
 	ErrCheckCritical   = errors.New("state: check is critical")
 	ErrBadRequest      = errors.New("state: bad request")
 )
