@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -33,4 +34,22 @@ func mustJSON(t *testing.T, body string, v any) {
 	if err := json.Unmarshal([]byte(body), v); err != nil {
 		t.Fatalf("decode %q: %v", body, err)
 	}
+}
+
+// send sends a request to the agent and returns the response and its body.
+func send(t *testing.T, a *testagent.Agent, method, path string, body []byte) (*http.Response, string) {
+	t.Helper()
+	resp := mustDo(t, newReq(t, a, method, path, string(body)))
+	var b strings.Builder
+	if _, err := io.Copy(&b, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	return resp, b.String()
+}
+
+// do sends a request to the agent and returns the status and body.
+func do(t *testing.T, a *testagent.Agent, method, path string, body []byte) (int, string) {
+	t.Helper()
+	resp, b := send(t, a, method, path, body)
+	return resp.StatusCode, b
 }

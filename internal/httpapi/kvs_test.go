@@ -2,8 +2,6 @@ package httpapi_test
 
 import (
 	"bytes"
-	"context"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -195,16 +193,9 @@ func TestKV_BadInput(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			req, _ := http.NewRequest(tc.method, "http://"+a.Addr+tc.path, bytes.NewReader(tc.body))
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var b bytes.Buffer
-			b.ReadFrom(resp.Body)
-			if resp.StatusCode != tc.status || resp.Header.Get("X-Muster-Error-Code") != tc.code || !strings.Contains(b.String(), tc.contains) {
-				t.Fatalf("got %d %q %q, want %d %q containing %q", resp.StatusCode, resp.Header.Get("X-Muster-Error-Code"), b.String(), tc.status, tc.code, tc.contains)
+			resp, body := send(t, a, tc.method, tc.path, tc.body)
+			if resp.StatusCode != tc.status || resp.Header.Get("X-Muster-Error-Code") != tc.code || !strings.Contains(body, tc.contains) {
+				t.Fatalf("got %d %q %q, want %d %q containing %q", resp.StatusCode, resp.Header.Get("X-Muster-Error-Code"), body, tc.status, tc.code, tc.contains)
 			}
 		})
 	}
@@ -213,23 +204,6 @@ func TestKV_BadInput(t *testing.T) {
 	if err != nil || len(pairs) != 0 {
 		t.Fatalf("refused requests wrote %v (%v)", pairs, err)
 	}
-}
-
-// do sends a request to the agent and returns the status and body.
-func do(t *testing.T, a *testagent.Agent, method, path string, body []byte) (int, string) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), method, "http://"+a.Addr+path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	b.ReadFrom(resp.Body)
-	return resp.StatusCode, b.String()
 }
 
 // A reader of a key that does not exist, holding the index it was given,

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"net"
 	"net/http"
 	"strconv"
 
@@ -181,6 +180,3 @@ func (s *Server) connectCARoots(w http.ResponseWriter, r *http.Request) (any, er
 	setIndex(w, 1)
 	return s.cfg.CARoots, nil
 }
-
-// hostPort joins an address and port for display.
-func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
