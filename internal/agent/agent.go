@@ -62,7 +62,7 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 		tombstones: &leader.TombstoneGC{TTL: leader.DefaultTombstoneTTL, Granularity: leader.DefaultTombstoneGranularity}}
 
 	c, err := cluster.New(cluster.Config{
-		NodeID: cfg.NodeID, NodeName: cfg.NodeName, Dev: cfg.Dev, DataDir: cfg.DataDir, Bootstrap: cfg.Bootstrap,
+		NodeID: cfg.NodeID, Dev: cfg.Dev, DataDir: cfg.DataDir, Bootstrap: cfg.Bootstrap,
 		Bind:   net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.Ports.Server)),
 		Addr:   net.JoinHostPort(a.advertiseAddr(), strconv.Itoa(cfg.Ports.Server)),
 		Logger: logger,
@@ -159,9 +159,6 @@ func (a *Agent) HTTPAddr() string {
 	return a.httpLn.Addr().String()
 }
 
-// Handler is the HTTP API handler.
-func (a *Agent) Handler() http.Handler { return a.api }
-
 // leaderLoop runs leader duties while this node leads.
 func (a *Agent) leaderLoop() {
 	defer a.wg.Done()
@@ -208,7 +205,7 @@ func (a *Agent) establishLeadership() error {
 		},
 		Checks: []*state.HealthCheck{{
 			CheckID: state.SerfCheckID, Name: "Serf Health Status", Status: state.HealthPassing,
-			Output: "Agent alive and reachable", ServiceTags: []string{},
+			Output: "Agent alive and reachable",
 		}},
 	}
 	out, _, err := a.cluster.Apply(fsm.RegisterRequestType, &node)

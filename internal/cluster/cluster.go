@@ -34,11 +34,10 @@ var (
 
 // Config configures a Raft node.
 type Config struct {
-	NodeID   string // Raft server ID; stable across restarts
-	NodeName string // human name, shown in peer lists
-	Addr     string // advertised Raft address (host:port)
-	Bind     string // address the Raft transport listens on (host:port)
-	Dev      bool   // in-memory, single node, bootstrapped at start
+	NodeID string // Raft server ID; stable across restarts
+	Addr   string // advertised Raft address (host:port)
+	Bind   string // address the Raft transport listens on (host:port)
+	Dev    bool   // in-memory, single node, bootstrapped at start
 	// DataDir holds the durable Raft log (raft.db, fsynced on every
 	// commit) and snapshots. Required unless Dev.
 	DataDir string
@@ -55,7 +54,6 @@ type Config struct {
 type Cluster struct {
 	cfg    Config
 	raft   *raft.Raft
-	fsm    *fsm.FSM
 	trans  raft.Transport
 	stores *stores
 }
@@ -108,7 +106,7 @@ func New(cfg Config, f *fsm.FSM) (*Cluster, error) {
 		st.close()
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
-	c := &Cluster{cfg: cfg, raft: r, fsm: f, trans: trans, stores: st}
+	c := &Cluster{cfg: cfg, raft: r, trans: trans, stores: st}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := c.WaitLeader(ctx); err != nil {

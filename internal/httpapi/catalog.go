@@ -12,8 +12,9 @@ import (
 
 // catalogRegisterBody is Consul's catalog RegisterRequest. Decoding is
 // lenient here (unknown fields are ignored): Consul clients send whole
-// AgentService structs with Connect, Proxy and other fields muster does not
-// keep. What muster keeps is validated.
+// AgentService and HealthCheck structs with Connect, Proxy, Definition and
+// other fields muster does not keep. Service and checks decode straight
+// into the store's types; what the store does not derive is validated here.
 type catalogRegisterBody struct {
 	ID              string
 	Node            string
@@ -21,34 +22,10 @@ type catalogRegisterBody struct {
 	Datacenter      string
 	TaggedAddresses map[string]string
 	NodeMeta        map[string]string
-	Service         *catalogService
-	Check           *catalogCheck
-	Checks          []*catalogCheck
+	Service         *state.Service
+	Check           *state.HealthCheck
+	Checks          []*state.HealthCheck
 	SkipNodeUpdate  bool
-}
-
-type catalogService struct {
-	Kind              string
-	ID                string
-	Service           string
-	Tags              []string
-	Meta              map[string]string
-	Port              int
-	Address           string
-	TaggedAddresses   map[string]state.ServiceAddress
-	Weights           *state.Weights
-	EnableTagOverride bool
-}
-
-type catalogCheck struct {
-	Node      string
-	CheckID   string
-	Name      string
-	Status    string
-	Notes     string
-	Output    string
-	ServiceID string
-	Type      string
 }
 
 var checkStatuses = map[string]bool{"": true, state.HealthPassing: true, state.HealthWarning: true, state.HealthCritical: true}
@@ -64,11 +41,6 @@ func (s *Server) newRegistration(b *catalogRegisterBody) (*state.Registration, e
 	if b.Datacenter != "" && b.Datacenter != s.cfg.Agent.Datacenter {
 		return nil, &httpError{http.StatusInternalServerError, CodeNotFound, "No path to datacenter"}
 	}
-	r := &state.Registration{
-		Node: state.Node{ID: strings.ToLower(b.ID), Node: b.Node, Address: b.Address, Datacenter: s.cfg.Agent.Datacenter,
-			TaggedAddresses: b.TaggedAddresses, Meta: b.NodeMeta},
-		SkipNodeUpdate: b.SkipNodeUpdate,
-	}
 	if sv := b.Service; sv != nil {
 		if sv.Service == "" {
 			return nil, badRequest("Must provide service name with ID")
@@ -76,20 +48,14 @@ func (s *Server) newRegistration(b *catalogRegisterBody) (*state.Registration, e
 		if sv.Port < 0 || sv.Port > 65535 {
 			return nil, badRequest("Invalid service port %d", sv.Port)
 		}
-		r.Service = &state.Service{Kind: sv.Kind, ID: sv.ID, Service: sv.Service, Tags: sv.Tags, Meta: sv.Meta,
-			Port: sv.Port, Address: sv.Address, TaggedAddresses: sv.TaggedAddresses, EnableTagOverride: sv.EnableTagOverride}
-		// Clients send zero weights when they set none: that means the
-		// default (1/1), as in Consul.
-		if sv.Weights != nil && *sv.Weights != (state.Weights{}) {
-			if sv.Weights.Passing < 1 || sv.Weights.Warning < 0 {
-				return nil, badRequest("Invalid Weights: Passing must be at least 1 and Warning at least 0")
-			}
-			r.Service.Weights = *sv.Weights
+		// Zero weights mean "not set" (the store applies Consul's 1/1).
+		if w := sv.Weights; w != (state.Weights{}) && (w.Passing < 1 || w.Warning < 0) {
+			return nil, badRequest("Invalid Weights: Passing must be at least 1 and Warning at least 0")
 		}
 	}
 	checks := b.Checks
 	if b.Check != nil {
-		checks = append([]*catalogCheck{b.Check}, checks...)
+		checks = append([]*state.HealthCheck{b.Check}, checks...)
 	}
 	for i, c := range checks {
 		if c.CheckID == "" {
@@ -104,10 +70,14 @@ func (s *Server) newRegistration(b *catalogRegisterBody) (*state.Registration, e
 		if !checkStatuses[c.Status] {
 			return nil, badRequest("Check %q: invalid status %q", c.CheckID, c.Status)
 		}
-		r.Checks = append(r.Checks, &state.HealthCheck{CheckID: c.CheckID, Name: c.Name, Status: c.Status,
-			Notes: c.Notes, Output: c.Output, ServiceID: c.ServiceID, Type: c.Type, ServiceTags: []string{}})
 	}
-	return r, nil
+	return &state.Registration{
+		Node: state.Node{ID: strings.ToLower(b.ID), Node: b.Node, Address: b.Address, Datacenter: s.cfg.Agent.Datacenter,
+			TaggedAddresses: b.TaggedAddresses, Meta: b.NodeMeta},
+		SkipNodeUpdate: b.SkipNodeUpdate,
+		Service:        b.Service,
+		Checks:         checks,
+	}, nil
 }
 
 // catalogRegister serves PUT /v1/catalog/register. Like Consul, it writes the

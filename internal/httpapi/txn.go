@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hashicorp/go-memdb"
+
 	"github.com/musterhq/muster/internal/fsm"
 	"github.com/musterhq/muster/internal/state"
 )
@@ -109,15 +111,14 @@ func (s *Server) txn(w http.ResponseWriter, r *http.Request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if o.consistent {
-			if err := s.cfg.Cluster.VerifyLeader(); err != nil {
-				return nil, err
-			}
+		o.minIndex = 0 // transactions never block (as in Consul): one pass
+		err = s.blockingQuery(w, r, o, func(_ memdb.WatchSet, st *state.Store) (uint64, error) {
+			results, errs = st.TxnRead(ops)
+			return st.LatestIndex(), nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		st := s.store()
-		setIndex(w, st.LatestIndex())
-		s.setConsistency(w, o)
-		results, errs = st.TxnRead(ops)
 	} else if errs = s.store().TxnRefusal(time.Now().UnixNano(), ops); len(errs) == 0 {
 		out, idx, err := s.cfg.Cluster.Apply(fsm.TxnRequestType, &fsm.TxnRequest{Ops: ops})
 		if err != nil {

@@ -124,6 +124,9 @@ func ensureCheckTxn(tx *txn, c *HealthCheck) error {
 	if n.Status == "" {
 		n.Status = HealthCritical
 	}
+	if n.ServiceTags == nil {
+		n.ServiceTags = []string{} // Consul shows [], never null
+	}
 	raw, err := tx.First(tableChecks, "id", c.Node, c.CheckID)
 	if err != nil {
 		return fmt.Errorf("state: check lookup: %w", err)

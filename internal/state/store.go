@@ -26,12 +26,6 @@ import (
 // to a status code and a stable error code.
 var (
 	ErrSessionNotFound = errors.New("state: session not found")
-	ErrLockHeld        = errors.New("state: lock is held by another session")
-	ErrLockDelay       = errors.New("state: key is in its lock-delay")
-	ErrNotLockHolder   = errors.New("state: session does not hold the lock")
-	ErrCASFailed       = errors.New("state: check-and-set index mismatch")
-	ErrKeyExists       = errors.New("state: key exists")
-	ErrKeyNotFound     = errors.New("state: key not found")
 	ErrNodeNotFound    = errors.New("state: node not found")
 	ErrCheckNotFound   = errors.New("state: check not found")
 	ErrServiceNotFound = errors.New("state: service not found")
