@@ -146,8 +146,8 @@ func TestLock_LockDelay(t *testing.T) {
 		delay      time.Duration
 		wantRetake bool
 	}{
-		"default-like delay refuses": {delay: 2 * time.Second, wantRetake: false},
-		"zero delay is honoured":     {delay: 0, wantRetake: true},
+		"a delay refuses":        {delay: time.Minute, wantRetake: false},
+		"zero delay is honoured": {delay: 0, wantRetake: true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -210,16 +210,12 @@ func TestSession_TTLExpiryReleasesLocks(t *testing.T) {
 	if got, _ := a.Client.Acquire(ctx, "ttl", s, nil); !got.Acquired {
 		t.Fatal("no lock")
 	}
-	start := time.Now()
-	testagent.WaitFor(t, 19*time.Second, "session expiry", func() bool {
+	// When the timer fires (TTL + grace, not 2×TTL) is tested exactly in
+	// package leader; here: expiry happens and releases the lock.
+	testagent.WaitFor(t, 30*time.Second, "session expiry", func() bool {
 		info, _, _ := a.Client.Session().Info(s, nil)
 		return info == nil
 	})
-	// Consul would take 20 s (2×TTL); muster takes TTL + grace. The bound
-	// leaves room for a loaded machine while still telling the two apart.
-	if el := time.Since(start); el > 15*time.Second {
-		t.Fatalf("10s session expired after %v: want TTL plus a small grace, not 2x", el)
-	}
 	if p, _, _ := a.Client.KV().Get("ttl", nil); p == nil || p.Session != "" {
 		t.Fatalf("lock not released on expiry: %+v", p)
 	}

@@ -20,15 +20,25 @@ type SessionTimers struct {
 	Expire func(id string) error // destroys the session through Raft
 	Logger *slog.Logger
 
+	// afterFunc starts a timer (time.AfterFunc); tests replace it to see
+	// what was armed and to fire timers themselves.
+	afterFunc func(id string, d time.Duration, f func()) stopper
+
 	mu     sync.Mutex
-	timers map[string]*time.Timer // guarded by mu
-	epoch  uint64                 // guarded by mu; ClearAll bumps it, so retries of the old term stop
+	timers map[string]stopper // guarded by mu
+	epoch  uint64             // guarded by mu; ClearAll bumps it, so retries of the old term stop
 }
+
+// stopper is a running timer.
+type stopper interface{ Stop() bool }
 
 // NewSessionTimers returns timers that call expire when a session's TTL plus
 // grace passes without a Reset.
 func NewSessionTimers(grace time.Duration, expire func(id string) error, logger *slog.Logger) *SessionTimers {
-	return &SessionTimers{Grace: grace, Expire: expire, Logger: logger, timers: map[string]*time.Timer{}}
+	return &SessionTimers{
+		Grace: grace, Expire: expire, Logger: logger, timers: map[string]stopper{},
+		afterFunc: func(_ string, d time.Duration, f func()) stopper { return time.AfterFunc(d, f) },
+	}
 }
 
 // Reset (re)starts id's timer at ttl plus grace.
@@ -50,15 +60,20 @@ const expiryRetry = time.Second
 
 // arm starts id's timer. t.mu must be held.
 func (t *SessionTimers) arm(id string, d time.Duration) {
-	var tm *time.Timer
-	tm = time.AfterFunc(d, func() { t.expire(id, tm) })
+	var tm stopper
+	tm = t.afterFunc(id, d, func() {
+		t.mu.Lock()
+		fired := tm
+		t.mu.Unlock()
+		t.expire(id, fired)
+	})
 	t.timers[id] = tm
 }
 
 // expire destroys id, unless the timer that fired was replaced (by a Reset
 // racing with it) or cleared meanwhile. A failed destroy is retried until it
 // succeeds or the timer is cleared (the node lost leadership).
-func (t *SessionTimers) expire(id string, fired *time.Timer) {
+func (t *SessionTimers) expire(id string, fired stopper) {
 	t.mu.Lock()
 	if t.timers[id] != fired {
 		t.mu.Unlock()
