@@ -93,8 +93,11 @@ func (s *Server) blockingQuery(w http.ResponseWriter, r *http.Request, o queryOp
 	var idx uint64
 	for {
 		st := s.store()
-		ws := memdb.NewWatchSet()
-		ws.Add(st.AbandonCh())
+		var ws memdb.WatchSet // nil: a read that will not block arms no watches
+		if o.minIndex > 0 {
+			ws = memdb.NewWatchSet()
+			ws.Add(st.AbandonCh())
+		}
 		var err error
 		if idx, err = fn(ws, st); err != nil {
 			return err

@@ -216,11 +216,7 @@ func (s *Server) refusedLocally(req fsm.KVSRequest) bool {
 	}
 	switch req.Op {
 	case state.VerbCAS:
-		if req.Index == 0 {
-			return e != nil
-		}
-		// ModifyIndex only grows, so a mismatch now is a mismatch later.
-		return e == nil || e.ModifyIndex != req.Index
+		return !state.CASMatches(e, req.Index)
 	case state.VerbLock:
 		if e == nil || e.Session == "" || e.Session == req.Session {
 			return false

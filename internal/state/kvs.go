@@ -195,18 +195,28 @@ func kvSetTxn(tx *txn, e *KVEntry) error {
 	return kvInsertTxn(tx, n)
 }
 
-// kvCASTxn sets e only if the key's ModifyIndex equals cas, or, with cas 0,
-// only if the key does not exist. It reports whether it wrote.
+// CASMatches is Consul's check-and-set rule: with cas 0 the key must not
+// exist, otherwise its ModifyIndex must equal cas. existing is nil for a
+// missing key. The HTTP layer uses it to refuse a stale cas without a Raft
+// entry: indexes only grow, so a mismatch now is a mismatch later.
+func CASMatches(existing *KVEntry, cas uint64) bool {
+	if cas == 0 {
+		return existing == nil
+	}
+	return existing != nil && existing.ModifyIndex == cas
+}
+
+// DeleteCASMatches is the rule for a delete with cas: a missing key counts
+// as deleted, whatever cas says (Consul's answer).
+func DeleteCASMatches(existing *KVEntry, cas uint64) bool {
+	return existing == nil || existing.ModifyIndex == cas
+}
+
+// kvCASTxn sets e only if CASMatches. It reports whether it wrote.
 func kvCASTxn(tx *txn, e *KVEntry, cas uint64) (bool, error) {
 	existing, err := kvGetTxn(tx, e.Key)
-	if err != nil {
+	if err != nil || !CASMatches(existing, cas) {
 		return false, err
-	}
-	if cas == 0 && existing != nil {
-		return false, nil
-	}
-	if cas != 0 && (existing == nil || existing.ModifyIndex != cas) {
-		return false, nil
 	}
 	return true, kvSetTxn(tx, e)
 }
@@ -230,18 +240,11 @@ func kvDeleteTxn(tx *txn, key string) error {
 	return nil
 }
 
-// kvDeleteCASTxn deletes key only if its ModifyIndex equals cas. A missing
-// key counts as deleted, whatever cas says (Consul's answer).
+// kvDeleteCASTxn deletes key only if DeleteCASMatches.
 func kvDeleteCASTxn(tx *txn, key string, cas uint64) (bool, error) {
 	existing, err := kvGetTxn(tx, key)
-	if err != nil {
+	if err != nil || !DeleteCASMatches(existing, cas) {
 		return false, err
-	}
-	if existing == nil {
-		return true, nil
-	}
-	if existing.ModifyIndex != cas {
-		return false, nil
 	}
 	return true, kvDeleteTxn(tx, key)
 }

@@ -236,9 +236,7 @@ func txnCheckFails(s *Store, ops []TxnOp) bool {
 			if err != nil {
 				return false
 			}
-			casFails := op.Index == 0 && cur != nil || op.Index != 0 && (cur == nil || cur.ModifyIndex != op.Index)
-			deleteFails := cur != nil && cur.ModifyIndex != op.Index // a missing key counts as deleted
-			if op.Verb == VerbCAS && casFails || op.Verb == VerbDeleteCAS && deleteFails {
+			if op.Verb == VerbCAS && !CASMatches(cur, op.Index) || op.Verb == VerbDeleteCAS && !DeleteCASMatches(cur, op.Index) {
 				return true
 			}
 		}
