@@ -192,7 +192,8 @@ func (a *Agent) leaderLoop() {
 }
 
 // establishLeadership registers this node in the catalog with a passing
-// serfHealth check and restarts every TTL session's timer at full TTL.
+// serfHealth check (and, on a server, the "consul" service Consul clients
+// look for) and restarts every TTL session's timer at full TTL.
 func (a *Agent) establishLeadership() error {
 	node := fsm.RegisterRequest{
 		Node: state.Node{
@@ -201,12 +202,18 @@ func (a *Agent) establishLeadership() error {
 				"lan": a.advertiseAddr(), "lan_ipv4": a.advertiseAddr(),
 				"wan": a.advertiseAddr(), "wan_ipv4": a.advertiseAddr(),
 			},
-			Meta: map[string]string{"consul-network-segment": ""},
+			Meta: map[string]string{"consul-network-segment": "", "consul-version": Version},
 		},
 		Checks: []*state.HealthCheck{{
 			CheckID: state.SerfCheckID, Name: "Serf Health Status", Status: state.HealthPassing,
-			Output: "Agent alive and reachable",
+			Output: "Agent alive and reachable", ServiceTags: []string{}, // Consul shows []
 		}},
+	}
+	if a.cfg.Server {
+		node.Service = &state.Service{
+			ID: "consul", Service: "consul", Port: a.cfg.Ports.Server,
+			Meta: map[string]string{"raft_version": "3", "version": Version},
+		}
 	}
 	out, _, err := a.cluster.Apply(fsm.RegisterRequestType, &node)
 	if err != nil {

@@ -95,7 +95,7 @@ type TxnRequest struct {
 
 // TxnResponse is the outcome of a TxnRequest.
 type TxnResponse struct {
-	Results []*state.KVEntry
+	Results []state.TxnResult
 	Errors  []state.TxnError
 }
 

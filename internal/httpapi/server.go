@@ -170,3 +170,17 @@ func query(r *http.Request) url.Values {
 	}
 	return r.Form
 }
+
+// queryFlag reports whether a boolean query parameter is set: present with
+// no value or any value but "false" / "0" (Consul's ?passing=false works).
+func queryFlag(r *http.Request, name string) bool {
+	vals, ok := query(r)[name]
+	if !ok {
+		return false
+	}
+	v := ""
+	if len(vals) > 0 {
+		v = vals[0]
+	}
+	return v != "false" && v != "0"
+}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -11,15 +12,32 @@ import (
 	"github.com/musterhq/muster/internal/state"
 )
 
-// txnOp is one operation of a /v1/txn body. Only KV operations are
-// supported; Node, Service, Check and Session operations are refused with a
-// 400 naming the op.
+// txnOp is one operation of a /v1/txn body: KV, Node, Service or Check.
+// Session operations are refused with a 400 naming the op. The catalog ops
+// decode leniently, as /v1/catalog/register does: clients send whole
+// Consul structs with fields muster does not keep.
 type txnOp struct {
 	KV      *txnKVOp
-	Node    any
-	Service any
-	Check   any
+	Node    json.RawMessage
+	Service json.RawMessage
+	Check   json.RawMessage
 	Session any
+}
+
+type txnNodeOp struct {
+	Verb string
+	Node state.Node
+}
+
+type txnServiceOp struct {
+	Verb    string
+	Node    string
+	Service state.Service
+}
+
+type txnCheckOp struct {
+	Verb  string
+	Check state.HealthCheck
 }
 
 type txnKVOp struct {
@@ -34,7 +52,10 @@ type txnKVOp struct {
 }
 
 type txnResult struct {
-	KV *state.KVEntry
+	KV      *state.KVEntry     `json:",omitempty"`
+	Node    *state.Node        `json:",omitempty"`
+	Service *agentService      `json:",omitempty"`
+	Check   *state.HealthCheck `json:",omitempty"`
 }
 
 type txnErrorJSON struct {
@@ -45,6 +66,11 @@ type txnErrorJSON struct {
 type txnResponse struct {
 	Results []txnResult
 	Errors  []txnErrorJSON
+}
+
+// catalogTxnVerbs are the verbs of Node, Service and Check ops.
+var catalogTxnVerbs = map[string]bool{
+	state.VerbGet: true, state.VerbSet: true, state.VerbCAS: true, state.VerbDelete: true, state.VerbDeleteCAS: true,
 }
 
 var txnVerbs = map[string]bool{
@@ -70,7 +96,12 @@ func (s *Server) validateTxn(body []txnOp) ([]state.TxnOp, error) {
 	ops := make([]state.TxnOp, 0, len(body))
 	for i, op := range body {
 		if op.KV == nil {
-			return nil, badRequest("Operation %d: only KV operations are supported", i)
+			cop, err := s.catalogTxnOp(i, &op)
+			if err != nil {
+				return nil, err
+			}
+			ops = append(ops, cop)
+			continue
 		}
 		kv := op.KV
 		if !txnVerbs[kv.Verb] {
@@ -93,6 +124,67 @@ func (s *Server) validateTxn(body []txnOp) ([]state.TxnOp, error) {
 	return ops, nil
 }
 
+// catalogTxnOp validates a Node, Service or Check op.
+func (s *Server) catalogTxnOp(i int, op *txnOp) (state.TxnOp, error) {
+	var verb string
+	var out state.TxnOp
+	switch {
+	case present(op.Node):
+		var n txnNodeOp
+		if err := json.Unmarshal(op.Node, &n); err != nil {
+			return out, badRequest("Operation %d: Node decode failed: %v", i, err)
+		}
+		if n.Node.Node == "" {
+			return out, badRequest("Operation %d: missing node name", i)
+		}
+		if n.Verb == state.VerbSet || n.Verb == state.VerbCAS {
+			if n.Node.Address == "" {
+				return out, badRequest("Operation %d: missing node address", i)
+			}
+			n.Node.Datacenter = s.cfg.Agent.Datacenter
+		}
+		verb, out = n.Verb, state.TxnOp{Verb: n.Verb, Node: &n.Node}
+	case present(op.Service):
+		var sv txnServiceOp
+		if err := json.Unmarshal(op.Service, &sv); err != nil {
+			return out, badRequest("Operation %d: Service decode failed: %v", i, err)
+		}
+		if sv.Node == "" {
+			return out, badRequest("Operation %d: missing node name", i)
+		}
+		if sv.Service.ID == "" && sv.Service.Service == "" {
+			return out, badRequest("Operation %d: missing service ID", i)
+		}
+		if sv.Service.Port < 0 || sv.Service.Port > 65535 {
+			return out, badRequest("Operation %d: invalid service port %d", i, sv.Service.Port)
+		}
+		sv.Service.Node = sv.Node
+		verb, out = sv.Verb, state.TxnOp{Verb: sv.Verb, Service: &sv.Service}
+	case present(op.Check):
+		var c txnCheckOp
+		if err := json.Unmarshal(op.Check, &c); err != nil {
+			return out, badRequest("Operation %d: Check decode failed: %v", i, err)
+		}
+		if c.Check.Node == "" || c.Check.CheckID == "" {
+			return out, badRequest("Operation %d: a check needs Node and CheckID", i)
+		}
+		if !checkStatuses[c.Check.Status] {
+			return out, badRequest("Operation %d: invalid check status %q", i, c.Check.Status)
+		}
+		verb, out = c.Verb, state.TxnOp{Verb: c.Verb, Check: &c.Check}
+	default:
+		return out, badRequest("Operation %d: only KV, Node, Service and Check operations are supported", i)
+	}
+	if !catalogTxnVerbs[verb] {
+		return out, badRequest("Operation %d: unknown verb %q", i, verb)
+	}
+	return out, nil
+}
+
+// present reports whether an op field was sent: Consul's client sends the
+// op kinds it does not use as null.
+func present(m json.RawMessage) bool { return len(m) > 0 && string(m) != "null" }
+
 // txn serves PUT /v1/txn. Read-only transactions are answered from the
 // local state without a Raft entry, as in Consul. A failed transaction
 // answers 409 with the failing operations and writes nothing.
@@ -104,7 +196,7 @@ func (s *Server) txn(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var results []*state.KVEntry
+	var results []state.TxnResult
 	var errs []state.TxnError
 	if state.IsReadOnly(ops) {
 		o, err := parseQuery(r, s.cfg.Agent.Datacenter)
@@ -143,7 +235,11 @@ func (s *Server) txn(w http.ResponseWriter, r *http.Request) (any, error) {
 	}
 	out := txnResponse{Results: make([]txnResult, 0, len(results))}
 	for _, e := range results {
-		out.Results = append(out.Results, txnResult{KV: e})
+		r := txnResult{KV: e.KV, Node: e.Node, Check: e.Check}
+		if e.Service != nil {
+			r.Service = newAgentService(e.Service)
+		}
+		out.Results = append(out.Results, r)
 	}
 	return out, nil
 }

@@ -1,8 +1,11 @@
 package state
 
 import (
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-memdb"
 )
@@ -42,9 +45,93 @@ type HealthCheck struct {
 	Interval    string
 	Timeout     string
 	ExposedPort int
-	Definition  struct{}
+	Definition  HealthCheckDefinition
 	CreateIndex uint64
 	ModifyIndex uint64
+}
+
+// HealthCheckDefinition is what a check runs and how often. The catalog
+// keeps it so that every server knows a check's DeregisterCriticalServiceAfter
+// and any agent can show the definition. Its JSON form is Consul's.
+type HealthCheckDefinition struct {
+	HTTP                           string              `json:",omitempty"`
+	TLSServerName                  string              `json:",omitempty"`
+	TLSSkipVerify                  bool                `json:",omitempty"`
+	Header                         map[string][]string `json:",omitempty"`
+	Method                         string              `json:",omitempty"`
+	Body                           string              `json:",omitempty"`
+	TCP                            string              `json:",omitempty"`
+	TCPUseTLS                      bool                `json:",omitempty"`
+	UDP                            string              `json:",omitempty"`
+	GRPC                           string              `json:",omitempty"`
+	GRPCUseTLS                     bool                `json:",omitempty"`
+	OSService                      string              `json:",omitempty"`
+	AliasNode                      string              `json:",omitempty"`
+	AliasService                   string              `json:",omitempty"`
+	ScriptArgs                     []string            `json:",omitempty"`
+	Interval                       Duration
+	Timeout                        Duration
+	TTL                            Duration `json:",omitempty"`
+	DeregisterCriticalServiceAfter Duration
+}
+
+// kind is the check type a definition implies, Consul's names; "" if none.
+func (d *HealthCheckDefinition) kind() string {
+	switch {
+	case d.HTTP != "":
+		return "http"
+	case d.TCP != "":
+		return "tcp"
+	case d.UDP != "":
+		return "udp"
+	case d.GRPC != "":
+		return "grpc"
+	case d.OSService != "":
+		return "os_service"
+	case d.AliasNode != "" || d.AliasService != "":
+		return "alias"
+	case len(d.ScriptArgs) > 0:
+		return "script"
+	case d.TTL > 0:
+		return "ttl"
+	}
+	return ""
+}
+
+// Duration is a time.Duration whose JSON form is Consul's: a string such
+// as "10s". Decoding also takes a number of nanoseconds.
+type Duration time.Duration
+
+// MarshalJSON writes d as a Go duration string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads a duration string, a number of nanoseconds, or null.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch x := v.(type) {
+	case nil:
+		*d = 0
+	case float64:
+		*d = Duration(x)
+	case string:
+		if x == "" {
+			*d = 0
+			return nil
+		}
+		p, err := time.ParseDuration(x)
+		if err != nil {
+			return fmt.Errorf("state: invalid duration %q", x)
+		}
+		*d = Duration(p)
+	default:
+		return fmt.Errorf("state: invalid duration %s", b)
+	}
+	return nil
 }
 
 // EnsureNode inserts or updates a node. An update that changes nothing keeps
@@ -81,7 +168,10 @@ func ensureNodeTxn(tx *txn, n *Node) error {
 	if err := tx.Insert(tableNodes, &c); err != nil {
 		return fmt.Errorf("state: node insert: %w", err)
 	}
-	return tx.bumpIndex(tableNodes)
+	if err := tx.bumpIndex(tableNodes); err != nil {
+		return err
+	}
+	return bumpNodeServiceIndexes(tx, c.Node)
 }
 
 func nodeEqual(a, b *Node) bool {
@@ -124,8 +214,22 @@ func ensureCheckTxn(tx *txn, c *HealthCheck) error {
 	if n.Status == "" {
 		n.Status = HealthCritical
 	}
-	if n.ServiceTags == nil {
-		n.ServiceTags = []string{} // Consul shows [], never null
+	if n.Type == "" {
+		n.Type = n.Definition.kind()
+	}
+	if n.ServiceID != "" {
+		// A service check takes its service's name and tags, as in Consul.
+		raw, err := tx.First(tableServices, "id", n.Node, n.ServiceID)
+		if err != nil {
+			return fmt.Errorf("state: service lookup: %w", err)
+		}
+		if raw == nil {
+			return fmt.Errorf("%w: check %q names service %q, not on node %q", ErrServiceNotFound, n.CheckID, n.ServiceID, n.Node)
+		}
+		svc := raw.(*Service)
+		n.ServiceName, n.ServiceTags = svc.Service, svc.Tags
+	} else {
+		n.ServiceName = ""
 	}
 	raw, err := tx.First(tableChecks, "id", c.Node, c.CheckID)
 	if err != nil {
@@ -134,17 +238,20 @@ func ensureCheckTxn(tx *txn, c *HealthCheck) error {
 	if raw != nil {
 		old := raw.(*HealthCheck)
 		n.CreateIndex, n.ModifyIndex = old.CreateIndex, old.ModifyIndex
-		if checkEqual(old, &n) {
+		if reflect.DeepEqual(old, &n) {
 			return nil
 		}
 		n.ModifyIndex = tx.idx
+		if err := bumpCheckIndexes(tx, old); err != nil {
+			return err
+		}
 	} else {
 		n.CreateIndex, n.ModifyIndex = tx.idx, tx.idx
 	}
 	if err := tx.Insert(tableChecks, &n); err != nil {
 		return fmt.Errorf("state: check insert: %w", err)
 	}
-	if err := tx.bumpIndex(tableChecks); err != nil {
+	if err := bumpCheckIndexes(tx, &n); err != nil {
 		return err
 	}
 	if n.Status == HealthCritical {
@@ -153,11 +260,41 @@ func ensureCheckTxn(tx *txn, c *HealthCheck) error {
 	return nil
 }
 
-func checkEqual(a, b *HealthCheck) bool {
-	return a.Node == b.Node && a.CheckID == b.CheckID && a.Name == b.Name && a.Status == b.Status &&
-		a.Notes == b.Notes && a.Output == b.Output && a.ServiceID == b.ServiceID &&
-		a.ServiceName == b.ServiceName && strings.Join(a.ServiceTags, "\x00") == strings.Join(b.ServiceTags, "\x00") &&
-		a.Type == b.Type && a.Interval == b.Interval && a.Timeout == b.Timeout && a.ExposedPort == b.ExposedPort
+// bumpCheckIndexes records a change of check c: in the checks table and in
+// the index of every service whose health it affects (its own service, or
+// every service of its node for a node check).
+func bumpCheckIndexes(tx *txn, c *HealthCheck) error {
+	if err := tx.bumpIndex(tableChecks); err != nil {
+		return err
+	}
+	if c.ServiceID != "" {
+		return tx.bumpIndex(serviceIndexKey(c.ServiceName))
+	}
+	return bumpNodeServiceIndexes(tx, c.Node)
+}
+
+// serviceIndexKey names the index-table row that records the last change to
+// any instance of a service, its checks or its nodes: a blocking read of one
+// service watches that row alone.
+func serviceIndexKey(name string) string { return "service." + strings.ToLower(name) }
+
+// bumpNodeServiceIndexes records a change that affects the health of every
+// service on node.
+func bumpNodeServiceIndexes(tx *txn, node string) error {
+	it, err := tx.Get(tableServices, "node", node)
+	if err != nil {
+		return fmt.Errorf("state: node services: %w", err)
+	}
+	seen := map[string]bool{}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		seen[serviceIndexKey(raw.(*Service).Service)] = true
+	}
+	for k := range seen {
+		if err := tx.bumpIndex(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // invalidateCheckSessionsTxn destroys the sessions of node bound to checkID.
@@ -252,17 +389,6 @@ func (s *Store) Register(idx uint64, now int64, r *Registration) error {
 	}
 	for _, c := range r.Checks {
 		c.Node = r.Node.Node
-		if c.ServiceID != "" {
-			raw, err := tx.First(tableServices, "id", c.Node, c.ServiceID)
-			if err != nil {
-				return fmt.Errorf("state: service lookup: %w", err)
-			}
-			if raw == nil {
-				return fmt.Errorf("%w: check %q names service %q, not on node %q", ErrServiceNotFound, c.CheckID, c.ServiceID, c.Node)
-			}
-			svc := raw.(*Service)
-			c.ServiceName, c.ServiceTags = svc.Service, svc.Tags
-		}
 		if err := ensureCheckTxn(tx, c); err != nil {
 			return err
 		}

@@ -94,7 +94,9 @@ func schema() *memdb.DBSchema {
 					&memdb.StringFieldIndex{Field: "Node", Lowercase: true},
 					&memdb.StringFieldIndex{Field: "CheckID"},
 				}}},
-				"node": {Name: "node", Indexer: &memdb.StringFieldIndex{Field: "Node", Lowercase: true}},
+				"node":    {Name: "node", Indexer: &memdb.StringFieldIndex{Field: "Node", Lowercase: true}},
+				"service": {Name: "service", AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "ServiceName", Lowercase: true}},
+				"status":  {Name: "status", Indexer: &memdb.StringFieldIndex{Field: "Status"}},
 			},
 		},
 	}}

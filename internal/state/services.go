@@ -3,6 +3,7 @@ package state
 import (
 	"fmt"
 	"reflect"
+	"slices"
 )
 
 // Service is a service instance on a node. Its JSON form follows Consul's
@@ -64,13 +65,44 @@ func ensureServiceTxn(tx *txn, svc *Service) error {
 			return nil
 		}
 		n.ModifyIndex = tx.idx
+		if err := tx.bumpIndex(serviceIndexKey(old.Service)); err != nil {
+			return err
+		}
 	} else {
 		n.CreateIndex, n.ModifyIndex = tx.idx, tx.idx
 	}
 	if err := tx.Insert(tableServices, &n); err != nil {
 		return fmt.Errorf("state: service insert: %w", err)
 	}
-	return tx.bumpIndex(tableServices)
+	if err := tx.bumpIndex(serviceIndexKey(n.Service)); err != nil {
+		return err
+	}
+	if err := tx.bumpIndex(tableServices); err != nil {
+		return err
+	}
+	return syncServiceChecksTxn(tx, &n)
+}
+
+// syncServiceChecksTxn copies a service's name and tags into its checks,
+// which carry them (Consul's HealthCheck shape).
+func syncServiceChecksTxn(tx *txn, svc *Service) error {
+	it, err := tx.Get(tableChecks, "node", svc.Node)
+	if err != nil {
+		return fmt.Errorf("state: service checks: %w", err)
+	}
+	var stale []*HealthCheck
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		c := raw.(*HealthCheck)
+		if c.ServiceID == svc.ID && (c.ServiceName != svc.Service || !slices.Equal(c.ServiceTags, svc.Tags)) {
+			stale = append(stale, c)
+		}
+	}
+	for _, c := range stale {
+		if err := ensureCheckTxn(tx, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Deregistration removes, from one node, a check (CheckID), a service and
@@ -138,6 +170,9 @@ func deleteServiceTxn(tx *txn, node, id string) error {
 	}
 	if err := tx.Delete(tableServices, raw); err != nil {
 		return fmt.Errorf("state: service delete: %w", err)
+	}
+	if err := tx.bumpIndex(serviceIndexKey(raw.(*Service).Service)); err != nil {
+		return err
 	}
 	return tx.bumpIndex(tableServices)
 }

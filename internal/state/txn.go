@@ -20,7 +20,10 @@ const (
 	VerbDeleteCAS      = "delete-cas"
 )
 
-// TxnOp is one KV operation of a transaction.
+// TxnOp is one operation of a transaction: a KV op (Key and the fields
+// after it), or a catalog op on the one of Node, Service or Check that is
+// set. Catalog ops take the verbs get, set, cas, delete and delete-cas; their
+// cas and delete-cas compare the ModifyIndex of the entity given.
 type TxnOp struct {
 	Verb    string
 	Key     string
@@ -28,6 +31,18 @@ type TxnOp struct {
 	Flags   uint64
 	Index   uint64
 	Session string
+
+	Node    *Node        `json:",omitempty"`
+	Service *Service     `json:",omitempty"` // Service.Node names its node
+	Check   *HealthCheck `json:",omitempty"`
+}
+
+// TxnResult is one result of a transaction: exactly one field is set.
+type TxnResult struct {
+	KV      *KVEntry     `json:",omitempty"`
+	Node    *Node        `json:",omitempty"`
+	Service *Service     `json:",omitempty"`
+	Check   *HealthCheck `json:",omitempty"`
 }
 
 // TxnError says why operation OpIndex failed. What is Consul's message.
@@ -42,6 +57,7 @@ func IsReadOnly(ops []TxnOp) bool {
 	for _, op := range ops {
 		switch op.Verb {
 		case VerbGet, VerbGetTree, VerbCheckIndex, VerbCheckSession, VerbCheckNotExists:
+			// Catalog ops read only with get, which this case covers.
 		default:
 			return false
 		}
@@ -53,7 +69,7 @@ func IsReadOnly(ops []TxnOp) bool {
 // return values; writes return the entry without its value; deletes return
 // nothing), as in Consul. If any op fails, nothing is written and errs says
 // which ops failed and why.
-func (s *Store) Txn(idx uint64, now int64, ops []TxnOp) ([]*KVEntry, []TxnError) {
+func (s *Store) Txn(idx uint64, now int64, ops []TxnOp) ([]TxnResult, []TxnError) {
 	tx := s.writeTxn(idx, now)
 	defer tx.Abort()
 	results, errs := txnTxn(tx, ops)
@@ -64,22 +80,34 @@ func (s *Store) Txn(idx uint64, now int64, ops []TxnOp) ([]*KVEntry, []TxnError)
 }
 
 // TxnRead applies a read-only transaction to a snapshot of the current state.
-func (s *Store) TxnRead(ops []TxnOp) ([]*KVEntry, []TxnError) {
+func (s *Store) TxnRead(ops []TxnOp) ([]TxnResult, []TxnError) {
 	tx := &txn{Txn: s.db.Txn(false)}
 	defer tx.Abort()
 	return txnTxn(tx, ops)
 }
 
-func txnTxn(tx *txn, ops []TxnOp) ([]*KVEntry, []TxnError) {
-	var results []*KVEntry
+func txnTxn(tx *txn, ops []TxnOp) ([]TxnResult, []TxnError) {
+	var results []TxnResult
 	var errs []TxnError
 	for i, op := range ops {
-		res, err := txnOpTxn(tx, op)
+		var err error
+		switch {
+		case op.Node != nil:
+			results, err = txnNodeTxn(tx, op, results)
+		case op.Service != nil:
+			results, err = txnServiceTxn(tx, op, results)
+		case op.Check != nil:
+			results, err = txnCheckTxn(tx, op, results)
+		default:
+			var res []*KVEntry
+			res, err = txnOpTxn(tx, op)
+			for _, e := range res {
+				results = append(results, TxnResult{KV: e})
+			}
+		}
 		if err != nil {
 			errs = append(errs, TxnError{OpIndex: i, What: err.Error()})
-			continue
 		}
-		results = append(results, res...)
 	}
 	if len(errs) > 0 {
 		return nil, errs
