@@ -5,6 +5,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,11 +18,13 @@ import (
 
 	"github.com/hashicorp/go-uuid"
 
+	"github.com/musterhq/muster/internal/checks"
 	"github.com/musterhq/muster/internal/cluster"
 	"github.com/musterhq/muster/internal/config"
 	"github.com/musterhq/muster/internal/fsm"
 	"github.com/musterhq/muster/internal/httpapi"
 	"github.com/musterhq/muster/internal/leader"
+	"github.com/musterhq/muster/internal/local"
 	"github.com/musterhq/muster/internal/state"
 )
 
@@ -37,9 +40,15 @@ type Agent struct {
 	timers  *leader.SessionTimers
 	// tombstones paces the reaping of deleted keys' tombstones.
 	tombstones *leader.TombstoneGC
-	api        *httpapi.Server
-	httpSrv    *http.Server
-	httpLn     net.Listener
+	// local is the agent's own services and checks, synced to the catalog.
+	local *local.State
+	// configServices are the IDs of the services defined in config files
+	// (a reload removes those no longer there); guarded by reloadMu.
+	reloadMu       sync.Mutex
+	configServices map[string]bool
+	api            *httpapi.Server
+	httpSrv        *http.Server
+	httpLn         net.Listener
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -78,6 +87,14 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 		return nil, err
 	}
 	a.timers = leader.NewSessionTimers(time.Duration(cfg.SessionTTLGrace), nil, logger)
+	a.local = local.New(local.Config{
+		Node: a.localNode(), Store: a.fsm.State, Logger: logger,
+		Checks: checks.Options{Logger: logger, EnableScriptChecks: cfg.EnableScriptChecks || cfg.EnableLocalScriptChecks},
+	})
+	if err := a.loadServices(cfg.Services); err != nil {
+		c.Shutdown()
+		return nil, err
+	}
 	a.api = httpapi.New(httpapi.Config{
 		Agent: httpapi.Agent{
 			NodeName: cfg.NodeName, NodeID: cfg.NodeID, Datacenter: cfg.Datacenter,
@@ -90,9 +107,10 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 			TxnMaxOps:      cfg.Limits.TxnMaxOps,
 			MaxBodySize:    httpapi.DefaultLimits().MaxBodySize,
 		},
-		FSM: a.fsm, Cluster: c, Sessions: a.timers, Logger: logger, CARoots: roots,
+		FSM: a.fsm, Cluster: c, Sessions: a.timers, Logger: logger, CARoots: roots, Local: a.local, Reload: a.Reload,
 		OnRestore: func() error {
 			a.timers.ClearAll()
+			a.local.ResyncAll()
 			return a.establishLeadership()
 		},
 		Extra: func(mux *http.ServeMux) {
@@ -109,8 +127,14 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 		c.Shutdown()
 		return nil, err
 	}
-	a.wg.Add(1)
+	a.wg.Add(2)
 	go a.leaderLoop()
+	go func() {
+		defer a.wg.Done()
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { <-a.stop; cancel() }()
+		a.local.Run(ctx, c, local.DefaultFullSyncInterval)
+	}()
 
 	if err := a.serveHTTP(); err != nil {
 		a.Shutdown()
@@ -196,14 +220,7 @@ func (a *Agent) leaderLoop() {
 // look for) and restarts every TTL session's timer at full TTL.
 func (a *Agent) establishLeadership() error {
 	node := fsm.RegisterRequest{
-		Node: state.Node{
-			ID: a.cfg.NodeID, Node: a.cfg.NodeName, Address: a.advertiseAddr(), Datacenter: a.cfg.Datacenter,
-			TaggedAddresses: map[string]string{
-				"lan": a.advertiseAddr(), "lan_ipv4": a.advertiseAddr(),
-				"wan": a.advertiseAddr(), "wan_ipv4": a.advertiseAddr(),
-			},
-			Meta: map[string]string{"consul-network-segment": "", "consul-version": Version},
-		},
+		Node: a.localNode(),
 		Checks: []*state.HealthCheck{{
 			CheckID: state.SerfCheckID, Name: "Serf Health Status", Status: state.HealthPassing,
 			Output: "Agent alive and reachable", ServiceTags: []string{}, // Consul shows []
@@ -234,6 +251,70 @@ func (a *Agent) establishLeadership() error {
 	return nil
 }
 
+// loadServices registers the service definitions of the config files and
+// removes the config-defined services that are no longer there.
+func (a *Agent) loadServices(raws []json.RawMessage) error {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	seen := map[string]bool{}
+	for _, raw := range raws {
+		defs, err := local.DecodeConfigServices(raw)
+		if err != nil {
+			return err
+		}
+		for _, d := range defs {
+			svc, chks, err := d.Service()
+			if err != nil {
+				return fmt.Errorf("agent: config service %q: %w", d.Name, err)
+			}
+			if err := a.local.AddService(svc, chks, true); err != nil {
+				return fmt.Errorf("agent: config service %q: %w", d.Name, err)
+			}
+			seen[svc.ID] = true
+		}
+	}
+	for id := range a.configServices {
+		if !seen[id] {
+			if err := a.local.RemoveService(id); err != nil && !errors.Is(err, local.ErrUnknownService) {
+				return err
+			}
+		}
+	}
+	a.configServices = seen
+	return nil
+}
+
+// Reload re-reads the config files' service definitions (PUT
+// /v1/agent/reload). Other settings take a restart.
+func (a *Agent) Reload() error {
+	fresh := config.Default()
+	for _, f := range a.cfg.Files {
+		if _, err := fresh.LoadFile(f); err != nil {
+			return err
+		}
+	}
+	if err := a.loadServices(fresh.Services); err != nil {
+		return err
+	}
+	a.logger.Info("agent: reloaded service definitions", "files", len(a.cfg.Files))
+	return nil
+}
+
+// SyncCatalog runs a full anti-entropy round now: the catalog entries of
+// this node are made to match the agent's local services and checks.
+func (a *Agent) SyncCatalog() error { return a.local.SyncFull(a.cluster) }
+
+// localNode is this agent's catalog node, as every registration of its own
+// sends it.
+func (a *Agent) localNode() state.Node {
+	addr := a.advertiseAddr()
+	return state.Node{
+		ID: a.cfg.NodeID, Node: a.cfg.NodeName, Address: addr, Datacenter: a.cfg.Datacenter,
+		TaggedAddresses: map[string]string{"lan": addr, "lan_ipv4": addr, "wan": addr, "wan_ipv4": addr},
+		Meta:            map[string]string{"consul-network-segment": "", "consul-version": Version},
+	}
+}
+
 // Shutdown stops the HTTP server (letting in-flight requests finish for a
 // few seconds), the leader loop and Raft.
 func (a *Agent) Shutdown() error {
@@ -251,8 +332,9 @@ func (a *Agent) Shutdown() error {
 		}
 	}
 	a.timers.ClearAll()
+	a.wg.Wait() // the syncer stops before Raft does
+	a.local.Close()
 	err := a.cluster.Shutdown()
-	a.wg.Wait()
 	return err
 }
 

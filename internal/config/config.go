@@ -52,6 +52,18 @@ type Config struct {
 	// EnableDebug serves Go's profiler at /debug/pprof (Consul's key).
 	EnableDebug bool `json:"enable_debug"`
 
+	// EnableScriptChecks lets checks run programs (Args), Consul's key;
+	// enable_local_script_checks is read as the same switch.
+	EnableScriptChecks      bool `json:"enable_script_checks"`
+	EnableLocalScriptChecks bool `json:"enable_local_script_checks"`
+
+	// Files are the config files read, in order (PUT /v1/agent/reload
+	// re-reads their service definitions).
+	Files []string `json:"-"`
+	// Services are the raw "service" and "services" entries of the config
+	// files, decoded by package local.
+	Services []json.RawMessage `json:"-"`
+
 	// SessionTTLGrace is how long after its TTL an unrenewed session
 	// expires (muster; Consul instead doubles the TTL).
 	SessionTTLGrace Duration `json:"session_ttl_grace"`
@@ -113,7 +125,8 @@ func (c *Config) ApplyDev() {
 var knownKeys = map[string][]string{
 	"": {"server", "bootstrap", "bootstrap_expect", "node_name", "node_id", "datacenter",
 		"data_dir", "bind_addr", "client_addr", "advertise_addr", "ports", "log_level",
-		"retry_join", "limits", "session_ttl_grace", "enable_debug"},
+		"retry_join", "limits", "session_ttl_grace", "enable_debug", "enable_script_checks",
+		"enable_local_script_checks", "service", "services"},
 	"ports":  {"http", "https", "dns", "server", "serf_lan", "serf_wan", "grpc", "grpc_tls"},
 	"limits": {"kv_max_value_size", "txn_max_req_len", "txn_max_ops"},
 }
@@ -132,6 +145,12 @@ func (c *Config) LoadFile(path string) ([]string, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	c.Files = append(c.Files, path)
+	for _, k := range []string{"service", "services"} {
+		if v, ok := raw[k]; ok {
+			c.Services = append(c.Services, v)
+		}
 	}
 	return unknownKeys(raw), nil
 }

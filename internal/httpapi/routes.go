@@ -1,6 +1,10 @@
 package httpapi
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/musterhq/muster/internal/state"
+)
 
 // routes registers every endpoint. The path table here is the one
 // docs/api-compat.md describes.
@@ -22,6 +26,22 @@ func (s *Server) routes() {
 	s.handle("GET /v1/agent/self", s.agentSelf)
 	s.handle("GET /v1/agent/members", s.agentMembers)
 	s.handle("GET /v1/agent/connect/ca/roots", s.connectCARoots)
+	s.handle("PUT /v1/agent/service/register", s.agentServiceRegister)
+	s.handle("PUT /v1/agent/service/deregister/{id}", s.agentServiceDeregister)
+	s.handle("PUT /v1/agent/service/maintenance/{id}", s.agentServiceMaintenance)
+	s.handle("PUT /v1/agent/maintenance", s.agentNodeMaintenance)
+	s.handle("GET /v1/agent/services", s.agentServices)
+	s.handle("GET /v1/agent/service/{id}", s.agentServiceByID)
+	s.handle("GET /v1/agent/checks", s.agentChecks)
+	s.handle("PUT /v1/agent/check/register", s.agentCheckRegister)
+	s.handle("PUT /v1/agent/check/deregister/{id}", s.agentCheckDeregister)
+	s.handle("PUT /v1/agent/check/pass/{id}", s.agentCheckTTL(state.HealthPassing))
+	s.handle("PUT /v1/agent/check/warn/{id}", s.agentCheckTTL(state.HealthWarning))
+	s.handle("PUT /v1/agent/check/fail/{id}", s.agentCheckTTL(state.HealthCritical))
+	s.handle("PUT /v1/agent/check/update/{id}", s.agentCheckUpdate)
+	s.handle("GET /v1/agent/health/service/id/{id}", s.agentHealthByID)
+	s.handle("GET /v1/agent/health/service/name/{name}", s.agentHealthByName)
+	s.handle("PUT /v1/agent/reload", s.agentReload)
 	s.handle("GET /v1/catalog/datacenters", s.catalogDatacenters)
 	s.handle("GET /v1/catalog/nodes", s.catalogNodes)
 	s.handle("PUT /v1/catalog/register", s.catalogRegister)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/musterhq/muster/internal/cluster"
 	"github.com/musterhq/muster/internal/fsm"
+	"github.com/musterhq/muster/internal/local"
 	"github.com/musterhq/muster/internal/state"
 )
 
@@ -77,6 +78,10 @@ type Config struct {
 	// bookkeeping (its node registration, session TTL timers) must be
 	// rebuilt from the restored state.
 	OnRestore func() error
+	// Local is the agent's own services and checks (the agent endpoints).
+	Local *local.State
+	// Reload re-reads the agent's config files (PUT /v1/agent/reload).
+	Reload func() error
 	// Extra registers more routes (the UI, later packages) on the mux.
 	Extra func(mux *http.ServeMux)
 }
@@ -114,6 +119,12 @@ type rawBody struct {
 	data        []byte
 }
 
+// statusBody is a rawBody answered with another status than 200.
+type statusBody struct {
+	code int
+	rawBody
+}
+
 // notFound makes the wrapper answer 404 with an empty body, as Consul does
 // for a missing key (the headers set by the handler are kept).
 type notFound struct{}
@@ -137,6 +148,10 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 			w.WriteHeader(http.StatusNotFound)
 		case rawBody:
 			w.Header().Set("Content-Type", v.contentType)
+			w.Write(v.data)
+		case statusBody:
+			w.Header().Set("Content-Type", v.contentType)
+			w.WriteHeader(v.code)
 			w.Write(v.data)
 		case nil:
 			w.WriteHeader(http.StatusOK)

@@ -1,0 +1,222 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	consul "github.com/hashicorp/consul/api"
+
+	"github.com/musterhq/muster/internal/config"
+	"github.com/musterhq/muster/internal/testagent"
+)
+
+// The seed's scenario: a service registers itself with an HTTP check and
+// DeregisterCriticalServiceAfter; while its health endpoint answers it is in
+// ?passing results; when it stops answering it leaves them, and after the
+// deregister interval it leaves the catalog.
+func TestAgentService_HTTPCheckLifecycle(t *testing.T) {
+	a := testagent.Start(t)
+	var healthy atomic.Bool
+	healthy.Store(true)
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !healthy.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok"))
+	}))
+	t.Cleanup(target.Close)
+
+	err := a.Client.Agent().ServiceRegister(&consul.AgentServiceRegistration{
+		ID: "user-1", Name: "UserService", Address: "127.0.0.1", Port: 5726,
+		Tags: []string{"v1"}, Meta: map[string]string{"weight": "5"}, Weights: &consul.AgentWeights{Passing: 5, Warning: 1},
+		Check: &consul.AgentServiceCheck{
+			HTTP: target.URL + "/api/health/index", Interval: "1s", Timeout: "1s",
+			DeregisterCriticalServiceAfter: "2s",
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	passing := func() int {
+		entries, _, err := a.Client.Health().Service("UserService", "", true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(entries)
+	}
+	testagent.WaitFor(t, 10*time.Second, "the instance to pass", func() bool { return passing() == 1 })
+
+	entries, _, _ := a.Client.Health().Service("UserService", "", true, nil)
+	svc, chk := entries[0].Service, entries[0].Checks[len(entries[0].Checks)-1]
+	if svc.Weights.Passing != 5 || svc.Meta["weight"] != "5" || chk.CheckID != "service:user-1" ||
+		chk.Definition.DeregisterCriticalServiceAfterDuration != 2*time.Second || !strings.Contains(chk.Output, "200 OK") {
+		t.Fatalf("instance %+v check %+v", svc, chk)
+	}
+
+	healthy.Store(false)
+	testagent.WaitFor(t, 10*time.Second, "the instance to leave ?passing", func() bool { return passing() == 0 })
+	testagent.WaitFor(t, 15*time.Second, "the critical instance to be deregistered", func() bool {
+		cs, _, _ := a.Client.Catalog().Service("UserService", "", nil)
+		return len(cs) == 0
+	})
+	if svcs, _ := a.Client.Agent().Services(); len(svcs) != 0 {
+		t.Fatalf("agent still has %v", svcs)
+	}
+}
+
+func TestAgentCheck_TTLAndHealthEndpoints(t *testing.T) {
+	a := testagent.Start(t)
+	ag := a.Client.Agent()
+	if err := ag.ServiceRegister(&consul.AgentServiceRegistration{ID: "api-1", Name: "api", Port: 80,
+		Check: &consul.AgentServiceCheck{CheckID: "api-ttl", TTL: "30s"}}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		update func() error
+		status string
+		code   int
+	}{
+		{func() error { return ag.PassTTL("api-ttl", "fine") }, "passing", 200},
+		{func() error { return ag.WarnTTL("api-ttl", "slow") }, "warning", 429},
+		{func() error { return ag.UpdateTTL("api-ttl", "down", "critical") }, "critical", 503},
+		{func() error { return ag.EnableServiceMaintenance("api-1", "deploy") }, "maintenance", 503},
+		{func() error { return ag.DisableServiceMaintenance("api-1") }, "critical", 503},
+	}
+	for _, tc := range tests {
+		if err := tc.update(); err != nil {
+			t.Fatal(err)
+		}
+		_, info, err := ag.AgentHealthServiceByID("api-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.AggregatedStatus != tc.status {
+			t.Fatalf("aggregated status %q, want %q", info.AggregatedStatus, tc.status)
+		}
+		code, body := do(t, a, "GET", "/v1/agent/health/service/id/api-1?format=text", nil)
+		if code != tc.code || body != tc.status {
+			t.Fatalf("text answer %d %q, want %d %q", code, body, tc.code, tc.status)
+		}
+	}
+	// The status reaches the catalog through the write path.
+	testagent.WaitFor(t, 5*time.Second, "the catalog to see the check critical", func() bool {
+		checks, _, _ := a.Client.Health().Checks("api", nil)
+		return len(checks) == 1 && checks[0].Status == "critical" && checks[0].Output == "down"
+	})
+
+	bad := map[string]struct {
+		method, path, body string
+		code               int
+		want               string
+	}{
+		"unknown service":   {"PUT", "/v1/agent/service/deregister/nope", "", 404, "unknown service"},
+		"unknown check":     {"PUT", "/v1/agent/check/pass/nope", "", 404, "unknown check"},
+		"no name":           {"PUT", "/v1/agent/service/register", `{"ID":"x"}`, 400, "missing service name"},
+		"two kinds":         {"PUT", "/v1/agent/service/register", `{"Name":"x","Check":{"TTL":"10s","HTTP":"http://a/"}}`, 400, "more than one kind"},
+		"no interval":       {"PUT", "/v1/agent/service/register", `{"Name":"x","Check":{"TCP":"127.0.0.1:1"}}`, 400, "Interval"},
+		"script disabled":   {"PUT", "/v1/agent/service/register", `{"Name":"x","Check":{"Args":["true"],"Interval":"10s"}}`, 400, "enable_script_checks"},
+		"check of nothing":  {"PUT", "/v1/agent/check/register", `{"Name":"c","ServiceID":"ghost","TTL":"10s"}`, 404, "unknown service"},
+		"bad update status": {"PUT", "/v1/agent/check/update/api-ttl", `{"Status":"meh"}`, 400, "Invalid check status"},
+		"not ttl":           {"PUT", "/v1/agent/maintenance?enable=true", "", 200, ""},
+		"maint no enable":   {"PUT", "/v1/agent/service/maintenance/api-1", "", 400, "Missing value for enable"},
+		"health of nothing": {"GET", "/v1/agent/health/service/name/ghost", "", 404, ""},
+	}
+	for name, tc := range bad {
+		t.Run(name, func(t *testing.T) {
+			code, body := do(t, a, tc.method, tc.path, []byte(tc.body))
+			if code != tc.code || !strings.Contains(body, tc.want) {
+				t.Fatalf("got %d %q, want %d containing %q", code, body, tc.code, tc.want)
+			}
+		})
+	}
+	// A maintenance check is not a TTL check.
+	if code, body := do(t, a, "PUT", "/v1/agent/check/pass/_node_maintenance", nil); code != 400 || !strings.Contains(body, "not a TTL check") {
+		t.Fatalf("pass on maintenance check: %d %q", code, body)
+	}
+}
+
+// Anti-entropy: the agent is the truth for its node. A service put on the
+// agent's node through the catalog is removed, and one of the agent's that
+// the catalog lost comes back, at the next full sync.
+func TestAntiEntropy_RepairsDrift(t *testing.T) {
+	a := testagent.Start(t)
+	if err := a.Client.Agent().ServiceRegister(&consul.AgentServiceRegistration{ID: "mine", Name: "mine", Port: 1}); err != nil {
+		t.Fatal(err)
+	}
+	node := a.Config.NodeName
+	testagent.WaitFor(t, 5*time.Second, "the service to reach the catalog", func() bool {
+		cs, _, _ := a.Client.Catalog().Service("mine", "", nil)
+		return len(cs) == 1
+	})
+	cat := a.Client.Catalog()
+	if _, err := cat.Deregister(&consul.CatalogDeregistration{Node: node, ServiceID: "mine"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cat.Register(&consul.CatalogRegistration{Node: node, Address: "127.0.0.1", SkipNodeUpdate: true,
+		Service: &consul.AgentService{ID: "stray", Service: "stray"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SyncCatalog(); err != nil {
+		t.Fatal(err)
+	}
+	ns, _, err := cat.NodeServiceList(node, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, s := range ns.Services {
+		ids = append(ids, s.ID)
+	}
+	if strings.Join(ids, ",") != "consul,mine" {
+		t.Fatalf("services on the agent's node after a full sync: %v", ids)
+	}
+}
+
+// Service definitions in config files, in Consul's snake_case, register at
+// start; PUT /v1/agent/reload applies edits and removals.
+func TestAgentService_ConfigFilesAndReload(t *testing.T) {
+	path := t.TempDir() + "/services.json"
+	write := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{"services": [{"id": "user-1", "name": "UserService", "port": 5726, "tags": ["v1"],
+		"meta": {"team_name": "users"}, "enable_tag_override": true,
+		"check": {"ttl": "30s", "deregister_critical_service_after": "20s", "status": "passing"}}]}`)
+	a := testagent.Start(t, func(c *config.Config) {
+		if _, err := c.LoadFile(path); err != nil {
+			t.Fatal(err)
+		}
+	})
+	svc, _, err := a.Client.Agent().Service("user-1", nil)
+	if err != nil || !svc.EnableTagOverride || svc.Meta["team_name"] != "users" {
+		t.Fatalf("config service: %+v %v", svc, err)
+	}
+	checks, _ := a.Client.Agent().Checks()
+	if c := checks["service:user-1"]; c == nil || c.Status != "passing" || c.Definition.DeregisterCriticalServiceAfter.String() != "20s" {
+		t.Fatalf("config check: %+v", checks)
+	}
+
+	write(`{"service": {"id": "score-1", "name": "ScoreService", "port": 5001}}`)
+	if code, body := do(t, a, "PUT", "/v1/agent/reload", nil); code != 200 {
+		t.Fatalf("reload: %d %q", code, body)
+	}
+	svcs, err := a.Client.Agent().Services()
+	if err != nil || len(svcs) != 1 || svcs["score-1"] == nil {
+		t.Fatalf("services after reload: %v %v", svcs, err)
+	}
+	testagent.WaitFor(t, 5*time.Second, "the catalog to follow the reload", func() bool {
+		names, _, _ := a.Client.Catalog().Services(nil)
+		_, gone := names["UserService"]
+		_, there := names["ScoreService"]
+		return !gone && there
+	})
+}

@@ -1,0 +1,406 @@
+// Package local holds an agent's own services and checks, the truth for its
+// node in the catalog, as Consul's agent/local package does. It runs the
+// checks (package checks), turns their results into check states, and keeps
+// the catalog in step through the write path (anti-entropy, sync.go).
+//
+// The HTTP agent endpoints and config-file service definitions change a
+// State; nothing here writes the catalog directly except the syncer.
+package local
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/musterhq/muster/internal/checks"
+	"github.com/musterhq/muster/internal/state"
+)
+
+// Errors callers match with errors.Is.
+var (
+	ErrUnknownService = errors.New("local: unknown service")
+	ErrUnknownCheck   = errors.New("local: unknown check")
+)
+
+// Maintenance check IDs and names, Consul's.
+const (
+	NodeMaintenanceID      = "_node_maintenance"
+	serviceMaintenancePfx  = "_service_maintenance:"
+	defaultMaintenanceNote = "Maintenance mode is enabled for this node, but no reason was provided. This is a default message."
+)
+
+// Config is what a State needs from its agent.
+type Config struct {
+	// Node is the agent's catalog node, sent with every registration.
+	Node state.Node
+	// Checks are the settings of every check runner.
+	Checks checks.Options
+	// Store returns the current state store (it changes on a snapshot
+	// restore); alias checks and full syncs read it.
+	Store  func() *state.Store
+	Logger *slog.Logger
+}
+
+// State is the agent's local services and checks. Its methods are safe for
+// concurrent use.
+type State struct {
+	cfg Config
+
+	mu       sync.Mutex
+	services map[string]*serviceState // by ID
+	checks   map[string]*checkState   // by CheckID
+	// deregister lists catalog services and checks of this node that the
+	// agent does not have: the next sync removes them.
+	deregServices map[string]bool
+	deregChecks   map[string]bool
+
+	// triggerCh asks the syncer to push changes now (capacity 1).
+	triggerCh chan struct{}
+}
+
+type serviceState struct {
+	svc    *state.Service
+	inSync bool
+}
+
+type checkState struct {
+	hc              *state.HealthCheck // as it should appear in the catalog
+	runner          *checks.Runner     // nil for alias and maintenance checks
+	alias           *aliasWatch        // alias checks only
+	deregisterAfter time.Duration
+	criticalSince   time.Time // zero unless critical
+	inSync          bool
+}
+
+// New returns an empty State.
+func New(cfg Config) *State {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &State{
+		cfg: cfg, services: map[string]*serviceState{}, checks: map[string]*checkState{},
+		deregServices: map[string]bool{}, deregChecks: map[string]bool{},
+		triggerCh: make(chan struct{}, 1),
+	}
+}
+
+// AddService adds or replaces a service and starts its checks. With
+// replaceChecks, checks of the service that the new definition does not
+// name are removed (Consul's ?replace-existing-checks); without it they
+// stay. A check that is already running keeps its status.
+func (l *State) AddService(svc *state.Service, chks []*Check, replaceChecks bool) error {
+	svc = cloneService(svc)
+	svc.Node = l.cfg.Node.Node
+	l.mu.Lock()
+	var stop []*checkState
+	if replaceChecks {
+		keep := map[string]bool{}
+		for _, c := range chks {
+			keep[c.Health.CheckID] = true
+		}
+		for id, cs := range l.checks {
+			if cs.hc.ServiceID == svc.ID && !keep[id] {
+				stop = append(stop, cs)
+				l.removeCheckLocked(id)
+			}
+		}
+	}
+	l.services[svc.ID] = &serviceState{svc: svc}
+	delete(l.deregServices, svc.ID)
+	// Checks of the service carry its name and tags.
+	for _, cs := range l.checks {
+		if cs.hc.ServiceID == svc.ID {
+			hc := *cs.hc
+			hc.ServiceName, hc.ServiceTags = svc.Service, svc.Tags
+			cs.hc, cs.inSync = &hc, false
+		}
+	}
+	l.mu.Unlock()
+	stopAll(stop)
+	for _, c := range chks {
+		if err := l.AddCheck(c); err != nil {
+			return err
+		}
+	}
+	l.trigger()
+	return nil
+}
+
+// RemoveService removes a service and its checks.
+func (l *State) RemoveService(id string) error {
+	l.mu.Lock()
+	if _, ok := l.services[id]; !ok {
+		l.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrUnknownService, id)
+	}
+	delete(l.services, id)
+	l.deregServices[id] = true
+	var stop []*checkState
+	for cid, cs := range l.checks {
+		if cs.hc.ServiceID == id {
+			stop = append(stop, cs)
+			l.removeCheckLocked(cid)
+		}
+	}
+	l.mu.Unlock()
+	stopAll(stop)
+	l.trigger()
+	return nil
+}
+
+// AddCheck adds or replaces a check and starts it. A check replacing one
+// with the same ID and definition keeps the old one's status. A service
+// check needs its service.
+func (l *State) AddCheck(c *Check) error {
+	hc := *c.Health
+	hc.Node = l.cfg.Node.Node
+	l.mu.Lock()
+	if hc.ServiceID != "" {
+		ss, ok := l.services[hc.ServiceID]
+		if !ok {
+			l.mu.Unlock()
+			return fmt.Errorf("%w: %q (check %q)", ErrUnknownService, hc.ServiceID, hc.CheckID)
+		}
+		hc.ServiceName, hc.ServiceTags = ss.svc.Service, ss.svc.Tags
+	}
+	var stop []*checkState
+	if old, ok := l.checks[hc.CheckID]; ok {
+		stop = append(stop, old)
+		if equalDefinition(old.hc, &hc) {
+			hc.Status, hc.Output = old.hc.Status, old.hc.Output
+		}
+	}
+	cs := &checkState{hc: &hc, deregisterAfter: c.DeregisterAfter}
+	if hc.Status == state.HealthCritical {
+		cs.criticalSince = time.Now()
+	}
+	l.checks[hc.CheckID] = cs
+	delete(l.deregChecks, hc.CheckID)
+	l.mu.Unlock()
+	stopAll(stop)
+
+	notify := checks.NotifyFunc(func(_, status, output string) { l.update(cs, status, output) })
+	switch {
+	case c.Spec != nil:
+		r, err := checks.Start(*c.Spec, notify, l.cfg.Checks)
+		if err != nil {
+			l.mu.Lock()
+			if l.checks[hc.CheckID] == cs {
+				delete(l.checks, hc.CheckID)
+			}
+			l.mu.Unlock()
+			return err
+		}
+		l.mu.Lock()
+		cs.runner = r
+		l.mu.Unlock()
+	case hc.Definition.AliasService != "" || hc.Definition.AliasNode != "":
+		a := startAlias(l.cfg, &hc, notify)
+		l.mu.Lock()
+		cs.alias = a
+		l.mu.Unlock()
+	}
+	l.trigger()
+	return nil
+}
+
+// RemoveCheck removes a check.
+func (l *State) RemoveCheck(id string) error {
+	l.mu.Lock()
+	cs, ok := l.checks[id]
+	if !ok {
+		l.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrUnknownCheck, id)
+	}
+	l.removeCheckLocked(id)
+	l.mu.Unlock()
+	stopAll([]*checkState{cs})
+	l.trigger()
+	return nil
+}
+
+func (l *State) removeCheckLocked(id string) {
+	delete(l.checks, id)
+	l.deregChecks[id] = true
+}
+
+// stopAll stops the runners of removed checks. It is called without l.mu:
+// a runner's notification may be waiting for l.mu while holding the lock
+// its Stop needs.
+func stopAll(css []*checkState) {
+	for _, cs := range css {
+		if cs.runner != nil {
+			cs.runner.Stop()
+		}
+		if cs.alias != nil {
+			cs.alias.stop()
+		}
+	}
+}
+
+// UpdateTTL reports a TTL check's status (the pass/warn/fail/update
+// endpoints). It fails for an unknown check or one that is not a TTL check.
+func (l *State) UpdateTTL(id, status, output string) error {
+	l.mu.Lock()
+	cs, ok := l.checks[id]
+	l.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownCheck, id)
+	}
+	if cs.runner == nil {
+		return fmt.Errorf("%w: %q", checks.ErrNotTTL, id)
+	}
+	return cs.runner.SetTTL(status, output)
+}
+
+// update records a result of check cs, if cs is still the check under its
+// ID. A status change asks for a sync now; an output-only change waits for
+// the next sync (Consul's check_update_interval idea: output that changes on
+// every probe must not cost a Raft write each time).
+func (l *State) update(cs *checkState, status, output string) {
+	l.mu.Lock()
+	if l.checks[cs.hc.CheckID] != cs || cs.hc.Status == status && cs.hc.Output == output {
+		l.mu.Unlock()
+		return
+	}
+	changed := cs.hc.Status != status
+	hc := *cs.hc
+	hc.Status, hc.Output = status, output
+	cs.hc, cs.inSync = &hc, false
+	switch {
+	case status != state.HealthCritical:
+		cs.criticalSince = time.Time{}
+	case cs.criticalSince.IsZero():
+		cs.criticalSince = time.Now()
+	}
+	l.mu.Unlock()
+	if changed {
+		l.trigger()
+	}
+}
+
+// SetServiceMaintenance adds (enable) or removes the maintenance check of a
+// service; a service in maintenance is critical, so it leaves healthy
+// results and DNS.
+func (l *State) SetServiceMaintenance(id string, enable bool, reason string) error {
+	l.mu.Lock()
+	_, ok := l.services[id]
+	l.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownService, id)
+	}
+	checkID := serviceMaintenancePfx + id
+	if !enable {
+		if err := l.RemoveCheck(checkID); err != nil && !errors.Is(err, ErrUnknownCheck) {
+			return err
+		}
+		return nil
+	}
+	return l.AddCheck(maintenanceCheck(checkID, "Service Maintenance Mode", id, reason))
+}
+
+// SetNodeMaintenance does the same for the whole node.
+func (l *State) SetNodeMaintenance(enable bool, reason string) error {
+	if !enable {
+		if err := l.RemoveCheck(NodeMaintenanceID); err != nil && !errors.Is(err, ErrUnknownCheck) {
+			return err
+		}
+		return nil
+	}
+	return l.AddCheck(maintenanceCheck(NodeMaintenanceID, "Node Maintenance Mode", "", reason))
+}
+
+func maintenanceCheck(id, name, serviceID, reason string) *Check {
+	if reason == "" {
+		reason = defaultMaintenanceNote
+	}
+	return &Check{Health: &state.HealthCheck{CheckID: id, Name: name, Notes: reason, ServiceID: serviceID,
+		Status: state.HealthCritical, Type: "maintenance"}}
+}
+
+// Services returns copies of the local services, in ID order.
+func (l *State) Services() []*state.Service {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]*state.Service, 0, len(l.services))
+	for _, id := range slices.Sorted(maps.Keys(l.services)) {
+		out = append(out, cloneService(l.services[id].svc))
+	}
+	return out
+}
+
+// Service returns a copy of one local service, or nil.
+func (l *State) Service(id string) *state.Service {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ss, ok := l.services[id]; ok {
+		return cloneService(ss.svc)
+	}
+	return nil
+}
+
+// Checks returns copies of the local checks, in ID order.
+func (l *State) Checks() []*state.HealthCheck {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]*state.HealthCheck, 0, len(l.checks))
+	for _, id := range slices.Sorted(maps.Keys(l.checks)) {
+		hc := *l.checks[id].hc
+		out = append(out, &hc)
+	}
+	return out
+}
+
+// ReapCritical removes every service with a check that has been critical
+// for longer than its DeregisterCriticalServiceAfter, and returns their IDs.
+func (l *State) ReapCritical(now time.Time) []string {
+	l.mu.Lock()
+	var ids []string
+	for _, cs := range l.checks {
+		if cs.deregisterAfter > 0 && cs.hc.ServiceID != "" && !cs.criticalSince.IsZero() &&
+			now.Sub(cs.criticalSince) > cs.deregisterAfter && !slices.Contains(ids, cs.hc.ServiceID) {
+			ids = append(ids, cs.hc.ServiceID)
+		}
+	}
+	l.mu.Unlock()
+	for _, id := range ids {
+		if err := l.RemoveService(id); err == nil {
+			l.cfg.Logger.Info("local: deregistered service whose check stayed critical", "service", id)
+		}
+	}
+	return ids
+}
+
+// Close stops every check runner. The State must not be used afterwards.
+func (l *State) Close() {
+	l.mu.Lock()
+	var stop []*checkState
+	for _, cs := range l.checks {
+		stop = append(stop, cs)
+	}
+	l.mu.Unlock()
+	stopAll(stop)
+}
+
+func (l *State) trigger() {
+	select {
+	case l.triggerCh <- struct{}{}:
+	default:
+	}
+}
+
+func cloneService(s *state.Service) *state.Service {
+	c := *s
+	return &c
+}
+
+// equalDefinition reports whether two checks run the same thing, so a
+// re-registration may keep the running check's status.
+func equalDefinition(a, b *state.HealthCheck) bool {
+	return a.Type == b.Type && a.ServiceID == b.ServiceID && reflect.DeepEqual(a.Definition, b.Definition)
+}
