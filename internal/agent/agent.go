@@ -25,6 +25,7 @@ import (
 	"github.com/musterhq/muster/internal/httpapi"
 	"github.com/musterhq/muster/internal/leader"
 	"github.com/musterhq/muster/internal/local"
+	"github.com/musterhq/muster/internal/metrics"
 	"github.com/musterhq/muster/internal/state"
 )
 
@@ -108,6 +109,7 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 			MaxBodySize:    httpapi.DefaultLimits().MaxBodySize,
 		},
 		FSM: a.fsm, Cluster: c, Sessions: a.timers, Logger: logger, CARoots: roots, Local: a.local, Reload: a.Reload,
+		Metrics: a.newMetrics(),
 		OnRestore: func() error {
 			a.timers.ClearAll()
 			a.local.ResyncAll()
@@ -303,6 +305,33 @@ func (a *Agent) Reload() error {
 // SyncCatalog runs a full anti-entropy round now: the catalog entries of
 // this node are made to match the agent's local services and checks.
 func (a *Agent) SyncCatalog() error { return a.local.SyncFull(a.cluster) }
+
+// newMetrics builds the agent's registry with its gauges.
+func (a *Agent) newMetrics() *metrics.Metrics {
+	m := metrics.New()
+	m.Gauge("muster_raft_leader", "1 while this server is the Raft leader.", func() float64 {
+		if a.cluster.IsLeader() {
+			return 1
+		}
+		return 0
+	})
+	m.Gauge("muster_state_index", "Raft index of the last write applied to the state store.", func() float64 {
+		return float64(a.fsm.State().LatestIndex())
+	})
+	m.Gauge("muster_local_services", "Services registered on this agent.", func() float64 {
+		return float64(len(a.local.Services()))
+	})
+	m.Gauge("muster_local_checks_critical", "Checks of this agent that are critical.", func() float64 {
+		n := 0
+		for _, c := range a.local.Checks() {
+			if c.Status == state.HealthCritical {
+				n++
+			}
+		}
+		return float64(n)
+	})
+	return m
+}
 
 // localNode is this agent's catalog node, as every registration of its own
 // sends it.

@@ -22,6 +22,7 @@ import (
 	"github.com/musterhq/muster/internal/cluster"
 	"github.com/musterhq/muster/internal/fsm"
 	"github.com/musterhq/muster/internal/local"
+	"github.com/musterhq/muster/internal/metrics"
 	"github.com/musterhq/muster/internal/state"
 )
 
@@ -82,6 +83,8 @@ type Config struct {
 	Local *local.State
 	// Reload re-reads the agent's config files (PUT /v1/agent/reload).
 	Reload func() error
+	// Metrics records request metrics and serves /v1/agent/metrics.
+	Metrics *metrics.Metrics
 	// Extra registers more routes (the UI, later packages) on the mux.
 	Extra func(mux *http.ServeMux)
 }
@@ -129,8 +132,19 @@ type statusBody struct {
 // for a missing key (the headers set by the handler are kept).
 type notFound struct{}
 
+// handled means the handler wrote the whole answer itself (a stream, or a
+// handler borrowed from a library).
+type handled struct{}
+
 func (s *Server) handle(pattern string, h handlerFunc) {
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	s.mux.HandleFunc(pattern, func(rw http.ResponseWriter, r *http.Request) {
+		w := rw
+		if m := s.cfg.Metrics; m != nil {
+			rec := &statusRecorder{ResponseWriter: rw, code: http.StatusOK}
+			w = rec
+			start := time.Now()
+			defer func() { m.ObserveHTTP(pattern, r.Method, rec.code, time.Since(start)) }()
+		}
 		out, err := h(w, r)
 		var conflict *txnConflict
 		if errors.As(err, &conflict) {
@@ -149,6 +163,7 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 		case rawBody:
 			w.Header().Set("Content-Type", v.contentType)
 			w.Write(v.data)
+		case handled:
 		case statusBody:
 			w.Header().Set("Content-Type", v.contentType)
 			w.WriteHeader(v.code)
@@ -166,6 +181,25 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 			}
 		}
 	})
+}
+
+// statusRecorder remembers the status code a handler answered with, for
+// the request metrics.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Flush lets streaming answers through the recorder.
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 // setIndex sets X-Consul-Index; an index is never 0 (clients treat 0 as "no
