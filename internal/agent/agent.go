@@ -25,6 +25,7 @@ import (
 	"github.com/musterhq/muster/internal/httpapi"
 	"github.com/musterhq/muster/internal/leader"
 	"github.com/musterhq/muster/internal/local"
+	"github.com/musterhq/muster/internal/logstream"
 	"github.com/musterhq/muster/internal/metrics"
 	"github.com/musterhq/muster/internal/state"
 )
@@ -68,6 +69,9 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 		}
 		cfg.NodeID = id
 	}
+	// Every log record also reaches /v1/agent/monitor subscribers.
+	logs := logstream.New(logger.Handler())
+	logger = slog.New(logs)
 	a := &Agent{cfg: cfg, logger: logger, fsm: fsm.New(), stop: make(chan struct{}),
 		tombstones: &leader.TombstoneGC{TTL: leader.DefaultTombstoneTTL, Granularity: leader.DefaultTombstoneGranularity}}
 
@@ -109,7 +113,7 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 			MaxBodySize:    httpapi.DefaultLimits().MaxBodySize,
 		},
 		FSM: a.fsm, Cluster: c, Sessions: a.timers, Logger: logger, CARoots: roots, Local: a.local, Reload: a.Reload,
-		Metrics: a.newMetrics(),
+		Metrics: a.newMetrics(), Logs: logs,
 		OnRestore: func() error {
 			a.timers.ClearAll()
 			a.local.ResyncAll()
@@ -165,7 +169,12 @@ func (a *Agent) serveHTTP() error {
 		return fmt.Errorf("agent: http listener: %w", err)
 	}
 	a.httpLn = ln
-	a.httpSrv = &http.Server{Handler: a.api, ReadHeaderTimeout: 10 * time.Second}
+	// Request contexts end when the agent stops, so blocking queries and
+	// monitor streams answer at once instead of holding up the shutdown.
+	base, cancel := context.WithCancel(context.Background())
+	go func() { <-a.stop; cancel() }()
+	a.httpSrv = &http.Server{Handler: a.api, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return base }}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()

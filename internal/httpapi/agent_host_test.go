@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	consul "github.com/hashicorp/consul/api"
 
@@ -50,5 +51,42 @@ func TestAgentHost(t *testing.T) {
 	host, _ := h["Host"].(map[string]any)
 	if mem["total"].(float64) <= 0 || host["hostname"] == "" {
 		t.Fatalf("host: %+v", h)
+	}
+}
+
+func TestAgentMonitor_StreamsLogLines(t *testing.T) {
+	a := testagent.Start(t)
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	lines, err := a.Client.Agent().Monitor("info", stop, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Any info line will do: a reload logs one. Keep reloading until the
+	// stream (subscribed asynchronously) shows it.
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case line := <-lines:
+			if strings.Contains(line, "reloaded service definitions") {
+				if !strings.Contains(line, "[INFO]") {
+					t.Fatalf("line without its level: %q", line)
+				}
+				return
+			}
+		case <-tick.C:
+			do(t, a, "PUT", "/v1/agent/reload", nil)
+		case <-deadline:
+			t.Fatal("no log line reached the monitor")
+		}
+	}
+}
+
+func TestAgentMonitor_BadLevel(t *testing.T) {
+	a := testagent.Start(t)
+	if code, body := do(t, a, "GET", "/v1/agent/monitor?loglevel=loud", nil); code != 400 || !strings.Contains(body, "Unknown log level") {
+		t.Fatalf("got %d %q", code, body)
 	}
 }

@@ -44,6 +44,7 @@ func (s *Server) routes() {
 	s.handle("PUT /v1/agent/reload", s.agentReload)
 	s.handle("GET /v1/agent/metrics", s.agentMetrics)
 	s.handle("GET /v1/agent/host", s.agentHost)
+	s.handle("GET /v1/agent/monitor", s.agentMonitor)
 	s.handle("GET /v1/catalog/datacenters", s.catalogDatacenters)
 	s.handle("GET /v1/catalog/nodes", s.catalogNodes)
 	s.handle("PUT /v1/catalog/register", s.catalogRegister)

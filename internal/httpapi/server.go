@@ -85,6 +85,8 @@ type Config struct {
 	Reload func() error
 	// Metrics records request metrics and serves /v1/agent/metrics.
 	Metrics *metrics.Metrics
+	// Logs feeds /v1/agent/monitor.
+	Logs LogStream
 	// Extra registers more routes (the UI, later packages) on the mux.
 	Extra func(mux *http.ServeMux)
 }
