@@ -220,3 +220,39 @@ func TestAgentService_ConfigFilesAndReload(t *testing.T) {
 		return !gone && there
 	})
 }
+
+// A full sync of an agent whose catalog rows already match writes nothing:
+// anti-entropy must not fight itself (nil versus empty values, defaults the
+// store fills in, check definitions).
+func TestAntiEntropy_SteadyStateWritesNothing(t *testing.T) {
+	a := testagent.Start(t)
+	regs := []*consul.AgentServiceRegistration{
+		{ID: "bare", Name: "bare"},
+		{ID: "full", Name: "full", Tags: []string{"a"}, Meta: map[string]string{"k": "v"}, Port: 80, Address: "10.0.0.1",
+			TaggedAddresses: map[string]consul.ServiceAddress{"lan": {Address: "10.0.0.1", Port: 80}},
+			Weights:         &consul.AgentWeights{Passing: 3, Warning: 0},
+			Checks: consul.AgentServiceChecks{
+				{TTL: "1m", Notes: "ttl"},
+				{HTTP: "http://127.0.0.1:1/h", Interval: "24h", // no probe during the test, bar a 1-in-80000 stagger
+					Header: map[string][]string{"X": {"1"}}, Method: "POST",
+					DeregisterCriticalServiceAfter: "1h", SuccessBeforePassing: 2},
+			}},
+	}
+	for _, r := range regs {
+		if err := a.Client.Agent().ServiceRegister(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.SyncCatalog(); err != nil {
+		t.Fatal(err)
+	}
+	before := a.FSMState().LatestIndex()
+	for range 3 {
+		if err := a.SyncCatalog(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := a.FSMState().LatestIndex(); after != before {
+		t.Fatalf("steady-state full syncs wrote to the log: index %d -> %d", before, after)
+	}
+}
