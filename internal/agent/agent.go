@@ -21,6 +21,7 @@ import (
 	"github.com/musterhq/muster/internal/checks"
 	"github.com/musterhq/muster/internal/cluster"
 	"github.com/musterhq/muster/internal/config"
+	"github.com/musterhq/muster/internal/dns"
 	"github.com/musterhq/muster/internal/fsm"
 	"github.com/musterhq/muster/internal/httpapi"
 	"github.com/musterhq/muster/internal/leader"
@@ -50,6 +51,7 @@ type Agent struct {
 	configServices map[string]bool
 	api            *httpapi.Server
 	httpSrv        *http.Server
+	dnsSrv         *dns.Server
 	httpLn         net.Listener
 
 	stop chan struct{}
@@ -146,6 +148,10 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 		a.Shutdown()
 		return nil, err
 	}
+	if err := a.serveDNS(); err != nil {
+		a.Shutdown()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -184,6 +190,40 @@ func (a *Agent) serveHTTP() error {
 	}()
 	a.logger.Info("agent: HTTP API listening", "addr", ln.Addr().String())
 	return nil
+}
+
+// serveDNS starts the DNS interface on the DNS port (-1 turns it off).
+func (a *Agent) serveDNS() error {
+	if a.cfg.Ports.DNS < 0 {
+		return nil
+	}
+	dc := dns.DefaultConfig()
+	dc.Addr = net.JoinHostPort(a.cfg.ClientAddr, strconv.Itoa(a.cfg.Ports.DNS))
+	dc.Datacenter = a.cfg.Datacenter
+	dc.Recursors = a.cfg.Recursors
+	dc.OnlyPassing = a.cfg.DNSConfig.OnlyPassing
+	if n := a.cfg.DNSConfig.UDPAnswerLimit; n > 0 {
+		dc.UDPAnswerLimit = n
+	}
+	dc.Store, dc.Logger = a.fsm.State, a.logger
+	srv, err := dns.New(dc)
+	if err != nil {
+		return fmt.Errorf("agent: dns: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return fmt.Errorf("agent: dns: %w", err)
+	}
+	a.dnsSrv = srv
+	a.logger.Info("agent: DNS listening", "addr", srv.Addr())
+	return nil
+}
+
+// DNSAddr is the address the DNS interface listens on ("" when off).
+func (a *Agent) DNSAddr() string {
+	if a.dnsSrv == nil {
+		return ""
+	}
+	return a.dnsSrv.Addr()
 }
 
 // HTTPAddr is the address the HTTP API listens on (useful with port 0).
@@ -368,6 +408,9 @@ func (a *Agent) Shutdown() error {
 		if err := a.httpSrv.Shutdown(ctx); err != nil {
 			a.httpSrv.Close()
 		}
+	}
+	if a.dnsSrv != nil {
+		a.dnsSrv.Shutdown()
 	}
 	a.timers.ClearAll()
 	a.wg.Wait() // the syncer stops before Raft does

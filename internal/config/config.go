@@ -57,6 +57,12 @@ type Config struct {
 	EnableScriptChecks      bool `json:"enable_script_checks"`
 	EnableLocalScriptChecks bool `json:"enable_local_script_checks"`
 
+	// Recursors are upstream DNS servers for names outside the domain
+	// (Consul's key); none by default, so such questions are refused.
+	Recursors []string `json:"recursors"`
+	// DNSConfig holds Consul's dns_config keys muster reads.
+	DNSConfig DNSConfig `json:"dns_config"`
+
 	// Files are the config files read, in order (PUT /v1/agent/reload
 	// re-reads their service definitions).
 	Files []string `json:"-"`
@@ -67,6 +73,12 @@ type Config struct {
 	// SessionTTLGrace is how long after its TTL an unrenewed session
 	// expires (muster; Consul instead doubles the TTL).
 	SessionTTLGrace Duration `json:"session_ttl_grace"`
+}
+
+// DNSConfig is Consul's dns_config section.
+type DNSConfig struct {
+	OnlyPassing    bool `json:"only_passing"`     // leave out warning instances too
+	UDPAnswerLimit int  `json:"udp_answer_limit"` // answers in a UDP reply without EDNS (default 3)
 }
 
 // Duration is a time.Duration that reads "10s" in JSON.
@@ -126,7 +138,8 @@ var knownKeys = map[string][]string{
 	"": {"server", "bootstrap", "bootstrap_expect", "node_name", "node_id", "datacenter",
 		"data_dir", "bind_addr", "client_addr", "advertise_addr", "ports", "log_level",
 		"retry_join", "limits", "session_ttl_grace", "enable_debug", "enable_script_checks",
-		"enable_local_script_checks", "service", "services"},
+		"enable_local_script_checks", "service", "services", "recursors", "dns_config"},
+	"dns_config": {"only_passing", "udp_answer_limit"},
 	"ports":  {"http", "https", "dns", "server", "serf_lan", "serf_wan", "grpc", "grpc_tls"},
 	"limits": {"kv_max_value_size", "txn_max_req_len", "txn_max_ops"},
 }

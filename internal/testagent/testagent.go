@@ -32,6 +32,7 @@ func Start(t testing.TB, modify ...func(*config.Config)) *Agent {
 	cfg.ApplyDev()
 	cfg.NodeName = "node-" + t.Name()
 	cfg.Ports.HTTP = 0
+	cfg.Ports.DNS = 0
 	cfg.SessionTTLGrace = config.Duration(100 * time.Millisecond)
 	for _, m := range modify {
 		m(cfg)
