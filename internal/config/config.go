@@ -140,8 +140,8 @@ var knownKeys = map[string][]string{
 		"retry_join", "limits", "session_ttl_grace", "enable_debug", "enable_script_checks",
 		"enable_local_script_checks", "service", "services", "recursors", "dns_config"},
 	"dns_config": {"only_passing", "udp_answer_limit"},
-	"ports":  {"http", "https", "dns", "server", "serf_lan", "serf_wan", "grpc", "grpc_tls"},
-	"limits": {"kv_max_value_size", "txn_max_req_len", "txn_max_ops"},
+	"ports":      {"http", "https", "dns", "server", "serf_lan", "serf_wan", "grpc", "grpc_tls"},
+	"limits":     {"kv_max_value_size", "txn_max_req_len", "txn_max_ops"},
 }
 
 // LoadFile merges a JSON config file into c. It returns the keys it does
