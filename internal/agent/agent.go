@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -95,7 +96,7 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 	}
 	a.timers = leader.NewSessionTimers(time.Duration(cfg.SessionTTLGrace), nil, logger)
 	a.local = local.New(local.Config{
-		Node: a.localNode(), Store: a.fsm.State, Logger: logger,
+		Node: a.localNode(), Locality: a.locality(), Applier: c, Store: a.fsm.State, Logger: logger,
 		Checks: checks.Options{Logger: logger, EnableScriptChecks: cfg.EnableScriptChecks || cfg.EnableLocalScriptChecks},
 	})
 	if err := a.loadServices(cfg.Services); err != nil {
@@ -141,7 +142,7 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 		defer a.wg.Done()
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() { <-a.stop; cancel() }()
-		a.local.Run(ctx, c, local.DefaultFullSyncInterval)
+		a.local.Run(ctx, local.DefaultFullSyncInterval)
 	}()
 
 	if err := a.serveHTTP(); err != nil {
@@ -353,7 +354,7 @@ func (a *Agent) Reload() error {
 
 // SyncCatalog runs a full anti-entropy round now: the catalog entries of
 // this node are made to match the agent's local services and checks.
-func (a *Agent) SyncCatalog() error { return a.local.SyncFull(a.cluster) }
+func (a *Agent) SyncCatalog() error { return a.local.SyncFull() }
 
 // newMetrics builds the agent's registry with its gauges.
 func (a *Agent) newMetrics() *metrics.Metrics {
@@ -386,11 +387,22 @@ func (a *Agent) newMetrics() *metrics.Metrics {
 // sends it.
 func (a *Agent) localNode() state.Node {
 	addr := a.advertiseAddr()
+	meta := map[string]string{}
+	maps.Copy(meta, a.cfg.NodeMeta)
+	meta["consul-network-segment"], meta["consul-version"] = "", Version
 	return state.Node{
 		ID: a.cfg.NodeID, Node: a.cfg.NodeName, Address: addr, Datacenter: a.cfg.Datacenter,
 		TaggedAddresses: map[string]string{"lan": addr, "lan_ipv4": addr, "wan": addr, "wan_ipv4": addr},
-		Meta:            map[string]string{"consul-network-segment": "", "consul-version": Version},
+		Meta:            meta,
 	}
+}
+
+// locality is the agent's configured locality, or nil.
+func (a *Agent) locality() *state.Locality {
+	if l := a.cfg.Locality; l != nil {
+		return &state.Locality{Region: l.Region, Zone: l.Zone}
+	}
+	return nil
 }
 
 // Shutdown stops the HTTP server (letting in-flight requests finish for a

@@ -3,6 +3,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,6 +58,12 @@ type Config struct {
 	EnableScriptChecks      bool `json:"enable_script_checks"`
 	EnableLocalScriptChecks bool `json:"enable_local_script_checks"`
 
+	// NodeMeta is the agent's node metadata in the catalog (Consul's key).
+	NodeMeta map[string]string `json:"node_meta"`
+	// Locality is the agent's region and zone; services registered on the
+	// agent without one take it (Consul's key).
+	Locality *Locality `json:"locality"`
+
 	// Recursors are upstream DNS servers for names outside the domain
 	// (Consul's key); none by default, so such questions are refused.
 	Recursors []string `json:"recursors"`
@@ -73,6 +80,12 @@ type Config struct {
 	// SessionTTLGrace is how long after its TTL an unrenewed session
 	// expires (muster; Consul instead doubles the TTL).
 	SessionTTLGrace Duration `json:"session_ttl_grace"`
+}
+
+// Locality is Consul's locality block.
+type Locality struct {
+	Region string `json:"region"`
+	Zone   string `json:"zone"`
 }
 
 // DNSConfig is Consul's dns_config section.
@@ -138,7 +151,7 @@ var knownKeys = map[string][]string{
 	"": {"server", "bootstrap", "bootstrap_expect", "node_name", "node_id", "datacenter",
 		"data_dir", "bind_addr", "client_addr", "advertise_addr", "ports", "log_level",
 		"retry_join", "limits", "session_ttl_grace", "enable_debug", "enable_script_checks",
-		"enable_local_script_checks", "service", "services", "recursors", "dns_config"},
+		"enable_local_script_checks", "service", "services", "recursors", "dns_config", "node_meta", "locality"},
 	"dns_config": {"only_passing", "udp_answer_limit"},
 	"ports":      {"http", "https", "dns", "server", "serf_lan", "serf_wan", "grpc", "grpc_tls"},
 	"limits":     {"kv_max_value_size", "txn_max_req_len", "txn_max_ops"},
@@ -151,6 +164,9 @@ func (c *Config) LoadFile(path string) ([]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		b = []byte("{}") // an empty file configures nothing, as in Consul
 	}
 	if err := json.Unmarshal(b, c); err != nil {
 		return nil, fmt.Errorf("config: %s: %w", path, err)

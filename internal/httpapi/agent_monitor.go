@@ -9,12 +9,12 @@ import (
 // LogStream is where /v1/agent/monitor subscribes to the agent's logs;
 // *logstream.Handler is one.
 type LogStream interface {
-	Subscribe(level slog.Level, buf int) (<-chan string, func())
+	Subscribe(level slog.Level, buf int, asJSON bool) (<-chan string, func())
 }
 
 // agentMonitor serves GET /v1/agent/monitor?loglevel=LEVEL: the agent's log
-// lines at LEVEL and above (default info), streamed until the client goes
-// away.
+// lines at LEVEL and above (default info), as text or, with ?logjson, as
+// one JSON object per line, streamed until the client goes away.
 func (s *Server) agentMonitor(w http.ResponseWriter, r *http.Request) (any, error) {
 	level := slog.LevelInfo
 	switch v := strings.ToLower(query(r).Get("loglevel")); v {
@@ -32,7 +32,7 @@ func (s *Server) agentMonitor(w http.ResponseWriter, r *http.Request) (any, erro
 	if !ok || s.cfg.Logs == nil {
 		return nil, &httpError{http.StatusInternalServerError, CodeInternal, "Streaming not supported"}
 	}
-	lines, cancel := s.cfg.Logs.Subscribe(level, 512)
+	lines, cancel := s.cfg.Logs.Subscribe(level, 512, queryFlag(r, "logjson"))
 	defer cancel()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)

@@ -18,6 +18,20 @@ import (
 // local); the agent syncs them to the catalog (anti-entropy). They answer
 // from the agent's local state, not the catalog, as in Consul.
 
+// synced answers a local change once it has reached the catalog, so a
+// client that registers and then reads the catalog or health endpoints sees
+// its service. If the sync fails (no leader), the change stands locally and
+// anti-entropy retries it; the answer is still a success, as in Consul.
+func (s *Server) synced(err error) error {
+	if err != nil {
+		return localError(err)
+	}
+	if err := s.cfg.Local.SyncChanges(); err != nil {
+		s.cfg.Logger.Warn("http: local change not yet in the catalog; anti-entropy will retry", "err", err)
+	}
+	return nil
+}
+
 // agentServiceRegister serves PUT /v1/agent/service/register.
 func (s *Server) agentServiceRegister(w http.ResponseWriter, r *http.Request) (any, error) {
 	var d local.ServiceDefinition
@@ -28,15 +42,12 @@ func (s *Server) agentServiceRegister(w http.ResponseWriter, r *http.Request) (a
 	if err != nil {
 		return nil, badRequest("Invalid service: %v", trimPkg(err))
 	}
-	if err := s.cfg.Local.AddService(svc, chks, queryFlag(r, "replace-existing-checks")); err != nil {
-		return nil, localError(err)
-	}
-	return nil, nil
+	return nil, s.synced(s.cfg.Local.AddService(svc, chks, queryFlag(r, "replace-existing-checks")))
 }
 
 // agentServiceDeregister serves PUT /v1/agent/service/deregister/{id}.
 func (s *Server) agentServiceDeregister(w http.ResponseWriter, r *http.Request) (any, error) {
-	return nil, localError(s.cfg.Local.RemoveService(r.PathValue("id")))
+	return nil, s.synced(s.cfg.Local.RemoveService(r.PathValue("id")))
 }
 
 // agentServiceMaintenance serves PUT /v1/agent/service/maintenance/{id}.
@@ -45,7 +56,7 @@ func (s *Server) agentServiceMaintenance(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return nil, err
 	}
-	return nil, localError(s.cfg.Local.SetServiceMaintenance(r.PathValue("id"), enable, query(r).Get("reason")))
+	return nil, s.synced(s.cfg.Local.SetServiceMaintenance(r.PathValue("id"), enable, query(r).Get("reason")))
 }
 
 // agentNodeMaintenance serves PUT /v1/agent/maintenance.
@@ -54,7 +65,7 @@ func (s *Server) agentNodeMaintenance(w http.ResponseWriter, r *http.Request) (a
 	if err != nil {
 		return nil, err
 	}
-	return nil, localError(s.cfg.Local.SetNodeMaintenance(enable, query(r).Get("reason")))
+	return nil, s.synced(s.cfg.Local.SetNodeMaintenance(enable, query(r).Get("reason")))
 }
 
 func maintenanceFlag(r *http.Request) (bool, error) {
@@ -78,7 +89,7 @@ func (s *Server) agentServices(w http.ResponseWriter, r *http.Request) (any, err
 	}
 	out := map[string]*agentService{}
 	for _, svc := range s.cfg.Local.Services() {
-		out[svc.ID] = newAgentService(svc)
+		out[svc.ID] = newLocalService(svc, s.cfg.Agent.Datacenter)
 	}
 	return filterExpr(&f, out)
 }
@@ -93,7 +104,7 @@ func (s *Server) agentServiceByID(w http.ResponseWriter, r *http.Request) (any, 
 	out := struct {
 		*agentService
 		ContentHash string
-	}{agentService: newAgentService(svc)}
+	}{agentService: newLocalService(svc, s.cfg.Agent.Datacenter)}
 	b, _ := json.Marshal(out.agentService)
 	sum := sha256.Sum256(b)
 	out.ContentHash = hex.EncodeToString(sum[:8])
@@ -124,18 +135,18 @@ func (s *Server) agentCheckRegister(w http.ResponseWriter, r *http.Request) (any
 	if err != nil {
 		return nil, badRequest("Invalid check: %v", trimPkg(err))
 	}
-	return nil, localError(s.cfg.Local.AddCheck(c))
+	return nil, s.synced(s.cfg.Local.AddCheck(c))
 }
 
 // agentCheckDeregister serves PUT /v1/agent/check/deregister/{id}.
 func (s *Server) agentCheckDeregister(w http.ResponseWriter, r *http.Request) (any, error) {
-	return nil, localError(s.cfg.Local.RemoveCheck(r.PathValue("id")))
+	return nil, s.synced(s.cfg.Local.RemoveCheck(r.PathValue("id")))
 }
 
 // agentCheckTTL serves PUT /v1/agent/check/pass|warn|fail/{id}?note=.
 func (s *Server) agentCheckTTL(status string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) (any, error) {
-		return nil, localError(s.cfg.Local.UpdateTTL(r.PathValue("id"), status, query(r).Get("note")))
+		return nil, s.synced(s.cfg.Local.UpdateTTL(r.PathValue("id"), status, query(r).Get("note")))
 	}
 }
 
@@ -149,7 +160,7 @@ func (s *Server) agentCheckUpdate(w http.ResponseWriter, r *http.Request) (any, 
 	if !checkStatuses[b.Status] || b.Status == "" {
 		return nil, badRequest("Invalid check status: %q", b.Status)
 	}
-	return nil, localError(s.cfg.Local.UpdateTTL(r.PathValue("id"), b.Status, b.Output))
+	return nil, s.synced(s.cfg.Local.UpdateTTL(r.PathValue("id"), b.Status, b.Output))
 }
 
 // agentHealth is one entry of /v1/agent/health/service/*.
@@ -197,7 +208,7 @@ func (s *Server) agentHealthByName(w http.ResponseWriter, r *http.Request) (any,
 // localHealth aggregates a local service's checks (its own and the node's):
 // maintenance wins, then critical, warning, passing.
 func (s *Server) localHealth(svc *state.Service) *agentHealth {
-	h := &agentHealth{AggregatedStatus: state.HealthPassing, Service: newAgentService(svc), Checks: []*state.HealthCheck{}}
+	h := &agentHealth{AggregatedStatus: state.HealthPassing, Service: newLocalService(svc, s.cfg.Agent.Datacenter), Checks: []*state.HealthCheck{}}
 	rank := map[string]int{state.HealthPassing: 0, state.HealthWarning: 1, state.HealthCritical: 2, "maintenance": 3}
 	for _, c := range s.cfg.Local.Checks() {
 		if c.ServiceID != "" && c.ServiceID != svc.ID {

@@ -24,6 +24,7 @@ type queryOpts struct {
 	wait       time.Duration
 	consistent bool
 	stale      bool
+	cached     bool
 }
 
 func parseQuery(r *http.Request, dc string) (queryOpts, error) {
@@ -48,6 +49,7 @@ func parseQuery(r *http.Request, dc string) (queryOpts, error) {
 	}
 	_, o.consistent = q["consistent"]
 	_, o.stale = q["stale"]
+	_, o.cached = q["cached"]
 	if o.consistent && o.stale {
 		return o, badRequest("Cannot specify ?stale with ?consistent, conflicting semantics.")
 	}
@@ -133,6 +135,13 @@ func (s *Server) setConsistency(w http.ResponseWriter, o queryOpts) {
 	known := s.cfg.Cluster.Leader() != ""
 	h.Set("X-Consul-KnownLeader", strconv.FormatBool(known))
 	h.Set("X-Consul-LastContact", strconv.FormatInt(s.cfg.Cluster.LastContact().Milliseconds(), 10))
+	if o.cached {
+		// Consul's agent cache: muster's agents answer from their own
+		// replica, which is always current, so every ?cached read is a
+		// hit of age 0.
+		h.Set("X-Cache", "HIT")
+		h.Set("Age", "0")
+	}
 	switch {
 	case o.consistent:
 		h.Set("X-Consul-Effective-Consistency", "consistent")

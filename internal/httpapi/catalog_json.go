@@ -20,18 +20,38 @@ type agentService struct {
 	TaggedAddresses   map[string]state.ServiceAddress `json:",omitempty"`
 	Weights           state.Weights
 	EnableTagOverride bool
-	Proxy             struct{}
-	Connect           struct{}
+	SocketPath        string              `json:",omitempty"`
+	Ports             []state.ServicePort `json:",omitempty"`
+	Locality          *state.Locality     `json:",omitempty"`
+	Proxy             *struct{}           `json:",omitempty"`
+	Connect           *struct{}           `json:",omitempty"`
 	CreateIndex       uint64
 	ModifyIndex       uint64
+	Datacenter        string `json:",omitempty"`
 }
 
+// newAgentService renders a catalog service (with Consul's empty Proxy and
+// Connect objects).
 func newAgentService(s *state.Service) *agentService {
-	return &agentService{
+	a := newLocalService(s, "")
+	a.Meta, a.Proxy, a.Connect = s.Meta, &struct{}{}, &struct{}{}
+	return a
+}
+
+// newLocalService renders an agent's own service as its /v1/agent
+// endpoints do: Meta never null, the agent's datacenter, no Proxy or
+// Connect for a typical service.
+func newLocalService(s *state.Service, dc string) *agentService {
+	a := &agentService{
 		Kind: s.Kind, ID: s.ID, Service: s.Service, Tags: s.Tags, Meta: s.Meta, Port: s.Port,
 		Address: s.Address, TaggedAddresses: s.TaggedAddresses, Weights: s.Weights,
-		EnableTagOverride: s.EnableTagOverride, CreateIndex: s.CreateIndex, ModifyIndex: s.ModifyIndex,
+		EnableTagOverride: s.EnableTagOverride, SocketPath: s.SocketPath, Ports: s.Ports, Locality: s.Locality,
+		CreateIndex: s.CreateIndex, ModifyIndex: s.ModifyIndex, Datacenter: dc,
 	}
+	if a.Meta == nil {
+		a.Meta = map[string]string{}
+	}
+	return a
 }
 
 // catalogService is Consul's CatalogService: one instance with its node,
@@ -53,6 +73,9 @@ type catalogService struct {
 	ServiceMeta              map[string]string
 	ServicePort              int
 	ServiceEnableTagOverride bool
+	ServiceSocketPath        string              `json:",omitempty"`
+	ServicePorts             []state.ServicePort `json:",omitempty"`
+	ServiceLocality          *state.Locality     `json:",omitempty"`
 	ServiceProxy             struct{}
 	ServiceConnect           struct{}
 	CreateIndex              uint64
@@ -67,6 +90,7 @@ func newCatalogService(in state.ServiceInstance) *catalogService {
 		ServiceKind: s.Kind, ServiceID: s.ID, ServiceName: s.Service, ServiceTags: s.Tags,
 		ServiceAddress: s.Address, ServiceTaggedAddresses: s.TaggedAddresses, ServiceWeights: s.Weights,
 		ServiceMeta: s.Meta, ServicePort: s.Port, ServiceEnableTagOverride: s.EnableTagOverride,
+		ServiceSocketPath: s.SocketPath, ServicePorts: s.Ports, ServiceLocality: s.Locality,
 		CreateIndex: s.CreateIndex, ModifyIndex: s.ModifyIndex,
 	}
 }

@@ -58,14 +58,13 @@ func TestCatalog_RegisterBadInput(t *testing.T) {
 		body string
 		want string
 	}{
-		"no node":           {`{"Address":"1.2.3.4"}`, "Must provide node"},
-		"no address":        {`{"Node":"n"}`, "Must provide address"},
-		"skip unknown node": {`{"Node":"ghost","SkipNodeUpdate":true}`, "missing node registration"},
-		"service no name":   {`{"Node":"n","Address":"1.2.3.4","Service":{"ID":"x"}}`, "service name"},
-		"bad port":          {`{"Node":"n","Address":"1.2.3.4","Service":{"Service":"s","Port":70000}}`, "port"},
-		"bad status":        {`{"Node":"n","Address":"1.2.3.4","Check":{"CheckID":"c","Status":"fine"}}`, "invalid status"},
-		"check of no svc":   {`{"Node":"n","Address":"1.2.3.4","Check":{"CheckID":"c","ServiceID":"nope"}}`, "names service"},
-		"malformed":         {`{"Node":`, "decode failed"},
+		"no node":         {`{"Address":"1.2.3.4"}`, "Must provide node"},
+		"no address":      {`{"Node":"n"}`, "Must provide address"},
+		"service no name": {`{"Node":"n","Address":"1.2.3.4","Service":{"ID":"x"}}`, "service name"},
+		"bad port":        {`{"Node":"n","Address":"1.2.3.4","Service":{"Service":"s","Port":70000}}`, "port"},
+		"bad status":      {`{"Node":"n","Address":"1.2.3.4","Check":{"CheckID":"c","Status":"fine"}}`, "invalid status"},
+		"check of no svc": {`{"Node":"n","Address":"1.2.3.4","Check":{"CheckID":"c","ServiceID":"nope"}}`, "names service"},
+		"malformed":       {`{"Node":`, "decode failed"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -78,5 +77,21 @@ func TestCatalog_RegisterBadInput(t *testing.T) {
 	// All or nothing: the refused registrations left no node behind.
 	if nodes, _, _ := a.Client.Catalog().Nodes(nil); len(nodes) != 1 {
 		t.Fatalf("nodes: %+v", nodes)
+	}
+	// SkipNodeUpdate leaves an existing node alone but creates a missing
+	// one, as in Consul (its clients register services on a node in any
+	// order).
+	for _, body := range []string{
+		`{"Node":"late","SkipNodeUpdate":true,"Service":{"Service":"s"}}`,
+		`{"Node":"late","Address":"10.1.1.1","NodeMeta":{"k":"v"}}`,
+		`{"Node":"late","Address":"10.9.9.9","SkipNodeUpdate":true,"Service":{"Service":"t"}}`,
+	} {
+		if status, resp := do(t, a, "PUT", "/v1/catalog/register", []byte(body)); status != 200 {
+			t.Fatalf("register %s: %d %q", body, status, resp)
+		}
+	}
+	n, _, err := a.Client.Catalog().Node("late", nil)
+	if err != nil || n.Node.Address != "10.1.1.1" || n.Node.Meta["k"] != "v" || len(n.Services) != 2 {
+		t.Fatalf("node late: %+v %v", n, err)
 	}
 }

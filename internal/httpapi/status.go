@@ -109,7 +109,7 @@ func (s *Server) catalogDatacenters(w http.ResponseWriter, r *http.Request) (any
 }
 
 func (s *Server) catalogNodes(w http.ResponseWriter, r *http.Request) (any, error) {
-	o, err := parseQuery(r, s.cfg.Agent.Datacenter)
+	o, f, err := s.parseRead(r)
 	if err != nil {
 		return nil, err
 	}
@@ -119,11 +119,20 @@ func (s *Server) catalogNodes(w http.ResponseWriter, r *http.Request) (any, erro
 		nodes = n
 		return idx, err
 	})
-	return nodes, err
+	if err != nil {
+		return nil, err
+	}
+	kept := make([]*state.Node, 0, len(nodes))
+	for _, n := range nodes {
+		if f.keep(n, nil) {
+			kept = append(kept, n)
+		}
+	}
+	return filterExpr(&f, kept)
 }
 
 func (s *Server) healthNode(w http.ResponseWriter, r *http.Request) (any, error) {
-	o, err := parseQuery(r, s.cfg.Agent.Datacenter)
+	o, f, err := s.parseRead(r)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +143,10 @@ func (s *Server) healthNode(w http.ResponseWriter, r *http.Request) (any, error)
 		checks = c
 		return idx, err
 	})
-	return checks, err
+	if err != nil {
+		return nil, err
+	}
+	return filterExpr(&f, checks)
 }
 
 // raftServer is one entry of /v1/operator/raft/configuration.

@@ -25,6 +25,9 @@ type ServiceDefinition struct {
 	EnableTagOverride bool
 	Meta              map[string]string
 	Weights           *state.Weights
+	SocketPath        string
+	Ports             []state.ServicePort
+	Locality          *state.Locality
 	Check             *CheckDefinition
 	Checks            []*CheckDefinition
 }
@@ -90,7 +93,19 @@ func (d *ServiceDefinition) Service() (*state.Service, []*Check, error) {
 	svc := &state.Service{
 		Kind: d.Kind, ID: d.ID, Service: d.Name, Tags: d.Tags, Meta: d.Meta, Port: d.Port,
 		Address: d.Address, TaggedAddresses: d.TaggedAddresses, EnableTagOverride: d.EnableTagOverride,
-		Weights: state.Weights{Passing: 1, Warning: 1},
+		Weights: state.Weights{Passing: 1, Warning: 1}, SocketPath: d.SocketPath, Ports: d.Ports, Locality: d.Locality,
+	}
+	defaults := 0
+	for _, p := range d.Ports {
+		if p.Name == "" || p.Port < 1 || p.Port > 65535 {
+			return nil, nil, fmt.Errorf("local: invalid port %q %d: a named port needs a name and a port in 1-65535", p.Name, p.Port)
+		}
+		if p.Default {
+			defaults++
+		}
+	}
+	if len(d.Ports) > 0 && defaults > 1 {
+		return nil, nil, fmt.Errorf("local: only one of Ports may be the default")
 	}
 	if svc.ID == "" {
 		svc.ID = d.Name

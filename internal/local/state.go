@@ -38,6 +38,10 @@ const (
 type Config struct {
 	// Node is the agent's catalog node, sent with every registration.
 	Node state.Node
+	// Locality is given to services registered without one.
+	Locality *state.Locality
+	// Applier writes the syncs through the write path.
+	Applier Applier
 	// Checks are the settings of every check runner.
 	Checks checks.Options
 	// Store returns the current state store (it changes on a snapshot
@@ -96,6 +100,9 @@ func New(cfg Config) *State {
 func (l *State) AddService(svc *state.Service, chks []*Check, replaceChecks bool) error {
 	svc = cloneService(svc)
 	svc.Node = l.cfg.Node.Node
+	if svc.Locality == nil {
+		svc.Locality = l.cfg.Locality
+	}
 	l.mu.Lock()
 	var stop []*checkState
 	if replaceChecks {

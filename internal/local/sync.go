@@ -33,7 +33,7 @@ const DefaultFullSyncInterval = time.Minute
 // everything every fullEvery (plus up to 1/16 jitter) and whenever
 // ResyncAll is called. A failed sync is retried after a second. It also
 // reaps services whose checks stayed critical too long, every second.
-func (l *State) Run(ctx context.Context, ap Applier, fullEvery time.Duration) {
+func (l *State) Run(ctx context.Context, fullEvery time.Duration) {
 	full := time.NewTimer(0) // a full sync at start
 	defer full.Stop()
 	reap := time.NewTicker(time.Second)
@@ -45,12 +45,12 @@ func (l *State) Run(ctx context.Context, ap Applier, fullEvery time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-l.triggerCh:
-			err = l.SyncChanges(ap)
+			err = l.SyncChanges()
 		case <-retry:
 			retry = nil
-			err = l.SyncChanges(ap)
+			err = l.SyncChanges()
 		case <-full.C:
-			err = l.SyncFull(ap)
+			err = l.SyncFull()
 			full.Reset(fullEvery + rand.N(fullEvery/16+1))
 		case now := <-reap.C:
 			l.ReapCritical(now)
@@ -78,7 +78,7 @@ func (l *State) ResyncAll() {
 
 // SyncFull compares the node's catalog entries with the local state, marks
 // the differences, and pushes them.
-func (l *State) SyncFull(ap Applier) error {
+func (l *State) SyncFull() error {
 	st := l.cfg.Store()
 	node := l.cfg.Node.Node
 	_, _, catSvcs, err := st.NodeServices(nil, node)
@@ -123,13 +123,16 @@ func (l *State) SyncFull(ap Applier) error {
 		}
 	}
 	l.mu.Unlock()
-	return l.SyncChanges(ap)
+	return l.SyncChanges()
 }
 
 // SyncChanges writes every out-of-sync service and check to the catalog and
 // removes what was deleted locally. An entry changed again while its write
-// was in flight stays out of sync for the next round.
-func (l *State) SyncChanges(ap Applier) error {
+// was in flight stays out of sync for the next round. It may run from
+// several goroutines at once (the Run loop, an API call that waits for its
+// change to reach the catalog): a write sent twice changes nothing the
+// second time.
+func (l *State) SyncChanges() error {
 	type pending struct {
 		reg   *state.Registration
 		dereg *state.Deregistration
@@ -179,12 +182,22 @@ func (l *State) SyncChanges(ap Applier) error {
 	for _, p := range work {
 		var err error
 		if p.dereg != nil {
-			err = apply(ap, fsm.DeregisterType, p.dereg)
+			err = apply(l.cfg.Applier, fsm.DeregisterType, p.dereg)
 		} else {
-			err = apply(ap, fsm.RegisterRequestType, p.reg)
+			err = apply(l.cfg.Applier, fsm.RegisterRequestType, p.reg)
 		}
 		if err != nil {
 			return err
+		}
+		switch {
+		case p.dereg != nil && p.dereg.ServiceID != "":
+			l.cfg.Logger.Info("local: deregistered service", "service", p.dereg.ServiceID)
+		case p.dereg != nil:
+			l.cfg.Logger.Debug("local: deregistered check", "check", p.dereg.CheckID)
+		case p.reg.Service != nil:
+			l.cfg.Logger.Info("local: synced service", "service", p.reg.Service.ID)
+		default:
+			l.cfg.Logger.Debug("local: synced check", "check", p.reg.Checks[0].CheckID)
 		}
 		l.mu.Lock()
 		switch {
@@ -223,7 +236,9 @@ func serviceEqual(a, b *state.Service) bool {
 	return a.Kind == b.Kind && a.ID == b.ID && a.Service == b.Service && slices.Equal(a.Tags, b.Tags) &&
 		maps.Equal(a.Meta, b.Meta) && a.Port == b.Port && a.Address == b.Address &&
 		maps.Equal(a.TaggedAddresses, b.TaggedAddresses) && a.Weights == b.Weights &&
-		a.EnableTagOverride == b.EnableTagOverride
+		a.EnableTagOverride == b.EnableTagOverride && a.SocketPath == b.SocketPath &&
+		slices.Equal(a.Ports, b.Ports) && (a.Locality == nil) == (b.Locality == nil) &&
+		(a.Locality == nil || *a.Locality == *b.Locality)
 }
 
 func checkEqual(a, b *state.HealthCheck) bool {

@@ -6,6 +6,7 @@ package logstream
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -29,6 +30,7 @@ type hub struct {
 
 type sub struct {
 	level   slog.Level
+	json    bool
 	ch      chan string
 	dropped int
 }
@@ -38,12 +40,12 @@ func New(next slog.Handler) *Handler {
 	return &Handler{next: next, hub: &hub{subs: map[*sub]struct{}{}}}
 }
 
-// Subscribe returns a channel of formatted lines at level and above, with
-// room for buf lines, and a cancel func that ends the subscription and
-// closes the channel. Lines that do not fit are dropped; the next line that
-// fits reports how many.
-func (h *Handler) Subscribe(level slog.Level, buf int) (<-chan string, func()) {
-	s := &sub{level: level, ch: make(chan string, buf)}
+// Subscribe returns a channel of formatted lines at level and above (text,
+// or one JSON object per line with asJSON), with room for buf lines, and a
+// cancel func that ends the subscription and closes the channel. Lines that
+// do not fit are dropped; the next line that fits reports how many.
+func (h *Handler) Subscribe(level slog.Level, buf int, asJSON bool) (<-chan string, func()) {
+	s := &sub{level: level, json: asJSON, ch: make(chan string, buf)}
 	h.hub.mu.Lock()
 	h.hub.subs[s] = struct{}{}
 	h.hub.mu.Unlock()
@@ -82,17 +84,26 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	}
 	h.hub.mu.Lock()
 	defer h.hub.mu.Unlock()
-	var line string
+	var text, js string
 	for s := range h.hub.subs {
 		if r.Level < s.level {
 			continue
 		}
-		if line == "" {
-			line = h.format(r)
+		var out string
+		switch {
+		case s.json && js == "":
+			js = h.formatJSON(r)
+			fallthrough
+		case s.json:
+			out = js
+		case text == "":
+			text = h.format(r)
+			fallthrough
+		default:
+			out = text
 		}
-		out := line
-		if s.dropped > 0 {
-			out = fmt.Sprintf("%s [WARN] monitor: %d log lines dropped (reader too slow)\n%s", r.Time.Format(time.RFC3339), s.dropped, line)
+		if s.dropped > 0 && !s.json {
+			out = fmt.Sprintf("%s [WARN] monitor: %d log lines dropped (reader too slow)\n%s", r.Time.Format(time.RFC3339), s.dropped, out)
 		}
 		select {
 		case s.ch <- out:
@@ -117,6 +128,28 @@ func (h *Handler) format(r slog.Record) string {
 		return true
 	})
 	return b.String()
+}
+
+// formatJSON renders r as one JSON object in hclog's shape (@timestamp,
+// @level, @message, then the attributes).
+func (h *Handler) formatJSON(r slog.Record) string {
+	m := map[string]any{
+		"@timestamp": r.Time.Format("2006-01-02T15:04:05.000000Z07:00"),
+		"@level":     strings.ToLower(r.Level.String()),
+		"@message":   r.Message,
+	}
+	for _, a := range h.attrs {
+		m[a.Key] = a.Value.String()
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		m[h.qualify(a.Key)] = a.Value.String()
+		return true
+	})
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Sprintf(`{"@message":%q}`, err.Error())
+	}
+	return string(b)
 }
 
 // WithAttrs returns a Handler whose records carry attrs.

@@ -6,6 +6,8 @@ package metrics
 
 import (
 	"net/http"
+	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"time"
@@ -117,8 +119,33 @@ func (m *Metrics) Summarize(now time.Time) (*Summary, error) {
 			}
 		}
 	}
+	out.Gauges = append(out.Gauges, consulRuntimeGauges()...)
 	sort.SliceStable(out.Gauges, func(i, j int) bool { return out.Gauges[i].Name < out.Gauges[j].Name })
 	return out, nil
+}
+
+// consulRuntimeGauges are the Go runtime gauges under the names Consul's
+// go-metrics emits (consul.HOST.runtime.*), so dashboards and tools that
+// read Consul's JSON metrics find them.
+func consulRuntimeGauges() []GaugeValue {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	host, _ := os.Hostname()
+	prefix := "consul." + host + ".runtime."
+	vals := []struct {
+		name string
+		v    float64
+	}{
+		{"alloc_bytes", float64(ms.Alloc)}, {"sys_bytes", float64(ms.Sys)},
+		{"malloc_count", float64(ms.Mallocs)}, {"free_count", float64(ms.Frees)},
+		{"heap_objects", float64(ms.HeapObjects)}, {"num_goroutines", float64(runtime.NumGoroutine())},
+		{"total_gc_pause_ns", float64(ms.PauseTotalNs)}, {"total_gc_runs", float64(ms.NumGC)},
+	}
+	out := make([]GaugeValue, 0, len(vals))
+	for _, v := range vals {
+		out = append(out, GaugeValue{Name: prefix + v.name, Value: v.v, Labels: map[string]string{}})
+	}
+	return out
 }
 
 func sampled(name string, count uint64, sum float64, labels map[string]string) SampledValue {

@@ -357,8 +357,8 @@ func (s *Store) NodeChecks(ws memdb.WatchSet, node string) (uint64, []*HealthChe
 	return maxIndex(tx, tableChecks, tableNodes), out, nil
 }
 
-// Registration is one catalog write: a node (unless SkipNodeUpdate, when
-// the node must exist already), optionally a service on it, and checks.
+// Registration is one catalog write: a node (left as it is with
+// SkipNodeUpdate, if it exists), optionally a service on it, and checks.
 type Registration struct {
 	Node           Node
 	SkipNodeUpdate bool
@@ -372,14 +372,16 @@ type Registration struct {
 func (s *Store) Register(idx uint64, now int64, r *Registration) error {
 	tx := s.writeTxn(idx, now)
 	defer tx.Abort()
-	if r.SkipNodeUpdate {
-		if raw, err := tx.First(tableNodes, "id", r.Node.Node); err != nil {
-			return fmt.Errorf("state: node lookup: %w", err)
-		} else if raw == nil {
-			return fmt.Errorf("%w: %q", ErrNodeNotFound, r.Node.Node)
+	// SkipNodeUpdate leaves an existing node as it is; a missing node is
+	// created all the same (Consul's rule).
+	existing, err := tx.First(tableNodes, "id", r.Node.Node)
+	if err != nil {
+		return fmt.Errorf("state: node lookup: %w", err)
+	}
+	if existing == nil || !r.SkipNodeUpdate {
+		if err := ensureNodeTxn(tx, &r.Node); err != nil {
+			return err
 		}
-	} else if err := ensureNodeTxn(tx, &r.Node); err != nil {
-		return err
 	}
 	if r.Service != nil {
 		r.Service.Node = r.Node.Node

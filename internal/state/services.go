@@ -20,8 +20,25 @@ type Service struct {
 	TaggedAddresses   map[string]ServiceAddress `json:",omitempty"`
 	Weights           Weights
 	EnableTagOverride bool
+	SocketPath        string        `json:",omitempty"`
+	Ports             []ServicePort `json:",omitempty"`
+	Locality          *Locality     `json:",omitempty"`
 	CreateIndex       uint64
 	ModifyIndex       uint64
+}
+
+// ServicePort is one named port of a service with several (Consul's
+// multi-port services).
+type ServicePort struct {
+	Name    string
+	Port    int
+	Default bool `json:",omitempty"`
+}
+
+// Locality is where a service or node runs.
+type Locality struct {
+	Region string `json:",omitempty"`
+	Zone   string `json:",omitempty"`
 }
 
 // ServiceAddress is one tagged address of a service.
