@@ -18,7 +18,8 @@
 #   MUSTER_SUITE_PARALLEL  go test -parallel (default 4; every test is t.Parallel
 #                          and starts its own muster process)
 #   MUSTER_SUITE_TIMEOUT   go test -timeout (default 15m)
-#   MUSTER_SUITE_SKIP      go test -skip regex: tests known to need what muster
+#   MUSTER_SUITE_SKIP      go test -skip regex (default DEFAULT_SKIP below; set it
+#                          empty to run everything): tests known to need what muster
 #                          does not have yet (CI sets it; see docs/api-compat.md)
 #   TEST_LOGGING_ONLY_FAILED  left alone: by default testutil dumps every agent's
 #                          stdout/stderr into the -v output (so into the log).
@@ -37,7 +38,13 @@ API_MODULE=github.com/hashicorp/consul/api
 API_VERSION=v1.34.5
 
 # The test groups muster must pass (anchored; subtests run automatically).
-DEFAULT_REGEX='^(TestAPI_Client(PutGetDelete|List_DeleteRecurse|DeleteCAS|CAS|WatchGet|WatchList|Keys_DeleteRecurse|AcquireRelease|Txn|TxnWrite)|TestAPI_KVClientTxn|TestAPI_Session.*|TestAPI_Lock.*|TestAPI_Semaphore.*|TestAPI_Status.*)$'
+# The core groups (KV, sessions, locks, status) and the registry groups
+# (agent, catalog, health).
+DEFAULT_REGEX='^(TestAPI_Client(PutGetDelete|List_DeleteRecurse|DeleteCAS|CAS|WatchGet|WatchList|Keys_DeleteRecurse|AcquireRelease|Txn|TxnWrite)|TestAPI_KVClientTxn|TestAPI_Session.*|TestAPI_Lock.*|TestAPI_Semaphore.*|TestAPI_Status.*|TestAPI_Agent.*|TestAPI_Catalog.*|TestAPI_Health.*)$'
+# Left out by default, each for a reason docs/api-compat.md gives: Consul
+# Connect, gateways and proxies; ACL tokens; gossip join/leave and WAN
+# members (issue 5); Docker checks; Consul's exact ContentHash.
+DEFAULT_SKIP='Connect|Ingress|Gateway|Sidecar|UnmanagedProxy|UpdateToken|AgentJoin|AgentLeave|ForceLeave|Docker|^TestAPI_CatalogNode$|^TestAPI_CatalogNodeServiceList$|^TestAPI_AgentService$|^TestAPI_AgentMembersOpts$'
 REGEX=${1:-$DEFAULT_REGEX}
 
 SUITE_DIR=${MUSTER_SUITE_DIR:-/tmp/muster-consul-suite}
@@ -110,7 +117,7 @@ unset CONSUL_HTTP_ADDR CONSUL_HTTP_TOKEN CONSUL_HTTP_TOKEN_FILE CONSUL_HTTP_AUTH
   CONSUL_PARTITION CONSUL_GRPC_ADDR TEST_TMP_DIR TEST_NODE_ID NOLOGBUFFER \
   TEST_NOCLEANUP TEST_SAVE_SNAPSHOT
 
-SKIP=${MUSTER_SUITE_SKIP:-}
+SKIP=${MUSTER_SUITE_SKIP-$DEFAULT_SKIP}
 log "running go test -run '$REGEX' -skip '$SKIP' (parallel=$PARALLEL, log: $LOG)"
 rc=0
 (cd "$api_dir" && PATH="$tmp/bin:$PATH" go test -count=1 -v \
