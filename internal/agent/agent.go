@@ -97,7 +97,8 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 	a.timers = leader.NewSessionTimers(time.Duration(cfg.SessionTTLGrace), nil, logger)
 	a.local = local.New(local.Config{
 		Node: a.localNode(), Locality: a.locality(), Applier: c, Store: a.fsm.State, Logger: logger,
-		Checks: checks.Options{Logger: logger, EnableScriptChecks: cfg.EnableScriptChecks || cfg.EnableLocalScriptChecks},
+		Checks:       checks.Options{Logger: logger},
+		ScriptChecks: cfg.EnableScriptChecks, LocalScriptChecks: cfg.EnableLocalScriptChecks,
 	})
 	if err := a.loadServices(cfg.Services); err != nil {
 		c.Shutdown()
@@ -309,6 +310,14 @@ func (a *Agent) loadServices(raws []json.RawMessage) error {
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
 	seen := map[string]bool{}
+	// Whatever happens below, the services registered so far are tracked,
+	// so a later reload can remove them.
+	defer func() {
+		if a.configServices == nil {
+			a.configServices = map[string]bool{}
+		}
+		maps.Copy(a.configServices, seen)
+	}()
 	for _, raw := range raws {
 		defs, err := local.DecodeConfigServices(raw)
 		if err != nil {
@@ -318,6 +327,9 @@ func (a *Agent) loadServices(raws []json.RawMessage) error {
 			svc, chks, err := d.Service()
 			if err != nil {
 				return fmt.Errorf("agent: config service %q: %w", d.Name, err)
+			}
+			for _, c := range chks {
+				c.FromConfig = true
 			}
 			if err := a.local.AddService(svc, chks, true); err != nil {
 				return fmt.Errorf("agent: config service %q: %w", d.Name, err)
@@ -330,9 +342,9 @@ func (a *Agent) loadServices(raws []json.RawMessage) error {
 			if err := a.local.RemoveService(id); err != nil && !errors.Is(err, local.ErrUnknownService) {
 				return err
 			}
+			delete(a.configServices, id)
 		}
 	}
-	a.configServices = seen
 	return nil
 }
 

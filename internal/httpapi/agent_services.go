@@ -119,7 +119,7 @@ func (s *Server) agentChecks(w http.ResponseWriter, r *http.Request) (any, error
 		return nil, err
 	}
 	out := map[string]*state.HealthCheck{}
-	for _, c := range s.cfg.Local.Checks() {
+	for _, c := range checksJSON(s.cfg.Local.Checks()) {
 		out[c.CheckID] = c
 	}
 	return filterExpr(&f, out)
@@ -214,7 +214,7 @@ func (s *Server) localHealth(svc *state.Service) *agentHealth {
 		if c.ServiceID != "" && c.ServiceID != svc.ID {
 			continue
 		}
-		h.Checks = append(h.Checks, c)
+		h.Checks = append(h.Checks, checksJSON([]*state.HealthCheck{c})[0])
 		status := c.Status
 		if c.CheckID == local.NodeMaintenanceID || strings.HasPrefix(c.CheckID, "_service_maintenance:") {
 			status = "maintenance"

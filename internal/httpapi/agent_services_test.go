@@ -256,3 +256,60 @@ func TestAntiEntropy_SteadyStateWritesNothing(t *testing.T) {
 		t.Fatalf("steady-state full syncs wrote to the log: index %d -> %d", before, after)
 	}
 }
+
+// Regressions found by a second reading of the registry.
+func TestAgentService_Regressions(t *testing.T) {
+	a := testagent.Start(t, func(c *config.Config) { c.EnableLocalScriptChecks = true })
+	ag := a.Client.Agent()
+
+	// enable_local_script_checks does not open script checks to the API.
+	code, body := do(t, a, "PUT", "/v1/agent/service/register",
+		[]byte(`{"Name":"s","Check":{"Args":["true"],"Interval":"10s"}}`))
+	if code != 400 || !strings.Contains(body, "enable_script_checks") {
+		t.Fatalf("API script check with only local script checks: %d %q", code, body)
+	}
+	// ...and the refused registration left nothing behind.
+	if svcs, _ := ag.Services(); len(svcs) != 0 {
+		t.Fatalf("refused registration left %v", svcs)
+	}
+	if entries, _, _ := a.Client.Health().Service("s", "", false, nil); len(entries) != 0 {
+		t.Fatalf("refused registration reached the catalog: %v", entries)
+	}
+
+	// A check update re-registers its service if the catalog lost it.
+	if err := ag.ServiceRegister(&consul.AgentServiceRegistration{ID: "web", Name: "web",
+		Check: &consul.AgentServiceCheck{CheckID: "web-ttl", TTL: "1m"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Client.Catalog().Deregister(&consul.CatalogDeregistration{Node: a.Config.NodeName, ServiceID: "web"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ag.PassTTL("web-ttl", "back"); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _, _ := a.Client.Health().Service("web", "", true, nil); len(entries) != 1 {
+		t.Fatalf("service not restored with its passing check: %v", entries)
+	}
+
+	// Health endpoints show ServiceTags [] (never null), as Consul does.
+	if _, body := do(t, a, "GET", "/v1/health/node/"+a.Config.NodeName, nil); strings.Contains(body, `"ServiceTags":null`) {
+		t.Fatalf("null ServiceTags: %s", body)
+	}
+
+	// An empty Header compares equal with the catalog's row: no Raft write
+	// on every full sync.
+	if code, body := do(t, a, "PUT", "/v1/agent/check/register",
+		[]byte(`{"Name":"h","HTTP":"http://127.0.0.1:1/","Interval":"24h","Header":{}}`)); code != 200 {
+		t.Fatalf("register: %d %q", code, body)
+	}
+	if err := a.SyncCatalog(); err != nil {
+		t.Fatal(err)
+	}
+	before := a.FSMState().LatestIndex()
+	if err := a.SyncCatalog(); err != nil {
+		t.Fatal(err)
+	}
+	if after := a.FSMState().LatestIndex(); after != before {
+		t.Fatalf("full sync wrote again: index %d -> %d", before, after)
+	}
+}

@@ -87,12 +87,35 @@ func newCatalogService(in state.ServiceInstance) *catalogService {
 	return &catalogService{
 		ID: n.ID, Node: n.Node, Address: n.Address, Datacenter: n.Datacenter,
 		TaggedAddresses: n.TaggedAddresses, NodeMeta: n.Meta,
-		ServiceKind: s.Kind, ServiceID: s.ID, ServiceName: s.Service, ServiceTags: s.Tags,
+		ServiceKind: s.Kind, ServiceID: s.ID, ServiceName: s.Service, ServiceTags: tagsJSON(s.Tags),
 		ServiceAddress: s.Address, ServiceTaggedAddresses: s.TaggedAddresses, ServiceWeights: s.Weights,
 		ServiceMeta: s.Meta, ServicePort: s.Port, ServiceEnableTagOverride: s.EnableTagOverride,
 		ServiceSocketPath: s.SocketPath, ServicePorts: s.Ports, ServiceLocality: s.Locality,
 		CreateIndex: s.CreateIndex, ModifyIndex: s.ModifyIndex,
 	}
+}
+
+// checksJSON returns checks as Consul's health and agent endpoints show
+// them: ServiceTags [] rather than null (the store keeps nil, so rows
+// compare equal however they were written). /v1/txn shows rows as stored.
+func checksJSON(in []*state.HealthCheck) []*state.HealthCheck {
+	out := make([]*state.HealthCheck, len(in))
+	for i, c := range in {
+		if c.ServiceTags == nil {
+			cc := *c
+			cc.ServiceTags = []string{}
+			c = &cc
+		}
+		out[i] = c
+	}
+	return out
+}
+
+func tagsJSON(tags []string) []string {
+	if tags == nil {
+		return []string{}
+	}
+	return tags
 }
 
 // serviceEntry is Consul's ServiceEntry: an instance with its node and the

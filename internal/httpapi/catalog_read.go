@@ -146,7 +146,9 @@ func (s *Server) healthService(w http.ResponseWriter, r *http.Request) (any, err
 		if passing && !allPassing(in.Checks) {
 			continue
 		}
-		out = append(out, &serviceEntry{Node: in.Node, Service: newAgentService(in.Service), Checks: in.Checks})
+		svc := newAgentService(in.Service)
+		svc.Tags = tagsJSON(svc.Tags)
+		out = append(out, &serviceEntry{Node: in.Node, Service: svc, Checks: checksJSON(in.Checks)})
 	}
 	return filterExpr(&f, out)
 }
@@ -304,7 +306,7 @@ func (s *Server) narrowChecks(f *readFilters, checks []*state.HealthCheck) ([]*s
 		}
 		checks = kept
 	}
-	return filterExpr(f, checks)
+	return filterExpr(f, checksJSON(checks))
 }
 
 func (s *Server) parseRead(r *http.Request) (queryOpts, readFilters, error) {

@@ -146,7 +146,7 @@ func (s *Server) healthNode(w http.ResponseWriter, r *http.Request) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	return filterExpr(&f, checks)
+	return filterExpr(&f, checksJSON(checks))
 }
 
 // raftServer is one entry of /v1/operator/raft/configuration.

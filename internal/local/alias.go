@@ -63,7 +63,9 @@ func aliasStatus(st *state.Store, ws memdb.WatchSet, node, svcID, self string) (
 	}
 	status := state.HealthPassing
 	for _, c := range all {
-		if c.CheckID == self || svcID != "" && c.ServiceID != "" && c.ServiceID != svcID {
+		// A service alias counts the node's checks and the service's own;
+		// a node alias only the node's (Consul's processChecks).
+		if c.CheckID == self || c.ServiceID != "" && c.ServiceID != svcID {
 			continue
 		}
 		if c.Status == state.HealthCritical || c.Status == state.HealthWarning && status == state.HealthPassing {

@@ -73,6 +73,9 @@ type CheckDefinition struct {
 type Check struct {
 	Health *state.HealthCheck
 	Spec   *checks.Spec
+	// FromConfig marks a check defined in the agent's config files, where
+	// enable_local_script_checks allows scripts.
+	FromConfig bool
 	// DeregisterAfter removes the check's service once the check has been
 	// critical this long (0: never).
 	DeregisterAfter time.Duration
@@ -175,10 +178,17 @@ func (d *CheckDefinition) check() (*Check, error) {
 	if len(args) == 0 {
 		args = d.ScriptArgs
 	}
+	header := d.Header
+	if len(args) == 0 {
+		args = nil // empty and absent compare equal with the catalog's row
+	}
+	if len(header) == 0 {
+		header = nil
+	}
 	hc := &state.HealthCheck{
 		CheckID: d.id(), Name: d.Name, Status: status, Notes: d.Notes, ServiceID: d.ServiceID,
 		Definition: state.HealthCheckDefinition{
-			HTTP: d.HTTP, TLSServerName: d.TLSServerName, TLSSkipVerify: d.TLSSkipVerify, Header: d.Header,
+			HTTP: d.HTTP, TLSServerName: d.TLSServerName, TLSSkipVerify: d.TLSSkipVerify, Header: header,
 			Method: d.Method, Body: d.Body, TCP: d.TCP, UDP: d.UDP, GRPC: d.GRPC, GRPCUseTLS: d.GRPCUseTLS,
 			AliasNode: d.AliasNode, AliasService: d.AliasService, ScriptArgs: args,
 			Interval: d.Interval, Timeout: d.Timeout, TTL: d.TTL,

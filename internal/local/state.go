@@ -31,7 +31,8 @@ var (
 const (
 	NodeMaintenanceID      = "_node_maintenance"
 	serviceMaintenancePfx  = "_service_maintenance:"
-	defaultMaintenanceNote = "Maintenance mode is enabled for this node, but no reason was provided. This is a default message."
+	defaultMaintenanceNote        = "Maintenance mode is enabled for this node, but no reason was provided. This is a default message."
+	defaultServiceMaintenanceNote = "Maintenance mode is enabled for this service, but no reason was provided. This is a default message."
 )
 
 // Config is what a State needs from its agent.
@@ -42,8 +43,13 @@ type Config struct {
 	Locality *state.Locality
 	// Applier writes the syncs through the write path.
 	Applier Applier
-	// Checks are the settings of every check runner.
+	// Checks are the settings of every check runner; its
+	// EnableScriptChecks is set per check from the two switches below.
 	Checks checks.Options
+	// ScriptChecks allows script checks from any source (Consul's
+	// enable_script_checks); LocalScriptChecks only from config files
+	// (enable_local_script_checks), never from the HTTP API.
+	ScriptChecks, LocalScriptChecks bool
 	// Store returns the current state store (it changes on a snapshot
 	// restore); alias checks and full syncs read it.
 	Store  func() *state.Store
@@ -63,23 +69,36 @@ type State struct {
 	deregServices map[string]bool
 	deregChecks   map[string]bool
 
-	// triggerCh asks the syncer to push changes now (capacity 1).
-	triggerCh chan struct{}
+	// triggerCh asks the syncer to push changes now, fullCh to compare
+	// everything with the catalog (capacity 1 each).
+	triggerCh, fullCh chan struct{}
+	// syncMu serializes syncs: two in flight could land out of order and
+	// leave an older write in the catalog.
+	syncMu sync.Mutex
 }
 
+// serviceState and checkState are guarded by State.mu. gen counts local
+// changes; a sync marks an entry in sync only if gen is still the one it
+// wrote, so a change made while a write was in flight is written again.
 type serviceState struct {
 	svc    *state.Service
 	inSync bool
+	gen    uint64
 }
+
+func (ss *serviceState) changed() { ss.inSync = false; ss.gen++ }
 
 type checkState struct {
 	hc              *state.HealthCheck // as it should appear in the catalog
-	runner          *checks.Runner     // nil for alias and maintenance checks
-	alias           *aliasWatch        // alias checks only
+	runner          *checks.Runner     // set before publishing; nil for alias and maintenance checks
+	alias           *aliasWatch        // set before publishing; alias checks only
 	deregisterAfter time.Duration
 	criticalSince   time.Time // zero unless critical
 	inSync          bool
+	gen             uint64
 }
+
+func (cs *checkState) changed() { cs.inSync = false; cs.gen++ }
 
 // New returns an empty State.
 func New(cfg Config) *State {
@@ -89,19 +108,26 @@ func New(cfg Config) *State {
 	return &State{
 		cfg: cfg, services: map[string]*serviceState{}, checks: map[string]*checkState{},
 		deregServices: map[string]bool{}, deregChecks: map[string]bool{},
-		triggerCh: make(chan struct{}, 1),
+		triggerCh: make(chan struct{}, 1), fullCh: make(chan struct{}, 1),
 	}
 }
 
-// AddService adds or replaces a service and starts its checks. With
-// replaceChecks, checks of the service that the new definition does not
-// name are removed (Consul's ?replace-existing-checks); without it they
-// stay. A check that is already running keeps its status.
+// AddService adds or replaces a service with its checks, all or nothing:
+// every check is started before any of it is published, so a refused
+// definition leaves nothing behind and the syncer never sees the service
+// without its checks. With replaceChecks, checks of the service that the
+// new definition does not name are removed (Consul's
+// ?replace-existing-checks); without it they stay. A check re-registered
+// with the same definition keeps its status.
 func (l *State) AddService(svc *state.Service, chks []*Check, replaceChecks bool) error {
 	svc = cloneService(svc)
 	svc.Node = l.cfg.Node.Node
 	if svc.Locality == nil {
 		svc.Locality = l.cfg.Locality
+	}
+	started, err := l.startChecks(chks)
+	if err != nil {
+		return err
 	}
 	l.mu.Lock()
 	var stop []*checkState
@@ -124,18 +150,70 @@ func (l *State) AddService(svc *state.Service, chks []*Check, replaceChecks bool
 		if cs.hc.ServiceID == svc.ID {
 			hc := *cs.hc
 			hc.ServiceName, hc.ServiceTags = svc.Service, svc.Tags
-			cs.hc, cs.inSync = &hc, false
+			cs.hc = &hc
+			cs.changed()
 		}
+	}
+	for _, cs := range started {
+		stop = append(stop, l.publishCheckLocked(cs)...)
 	}
 	l.mu.Unlock()
 	stopAll(stop)
-	for _, c := range chks {
-		if err := l.AddCheck(c); err != nil {
-			return err
-		}
-	}
 	l.trigger()
 	return nil
+}
+
+// startChecks builds and starts a runner (or alias watch) for each check
+// without publishing any. On an error it stops those it started. Runners
+// never notify from Start, and a result that arrives before a check is
+// published is dropped by update, so starting first is safe.
+func (l *State) startChecks(chks []*Check) ([]*checkState, error) {
+	var out []*checkState
+	for _, c := range chks {
+		hc := *c.Health
+		hc.Node = l.cfg.Node.Node
+		cs := &checkState{hc: &hc, deregisterAfter: c.DeregisterAfter}
+		notify := checks.NotifyFunc(func(_, status, output string) { l.update(cs, status, output) })
+		switch {
+		case c.Spec != nil:
+			opts := l.cfg.Checks
+			opts.EnableScriptChecks = l.cfg.ScriptChecks || c.FromConfig && l.cfg.LocalScriptChecks
+			r, err := checks.Start(*c.Spec, notify, opts)
+			if err != nil {
+				stopAll(out)
+				return nil, err
+			}
+			cs.runner = r
+		case hc.Definition.AliasService != "" || hc.Definition.AliasNode != "":
+			cs.alias = startAlias(l.cfg, &hc, notify)
+		}
+		out = append(out, cs)
+	}
+	return out, nil
+}
+
+// publishCheckLocked puts a started check in place, taking its service's
+// name and tags and, when it replaces a check with the same definition,
+// that check's status. It returns the replaced check to stop.
+func (l *State) publishCheckLocked(cs *checkState) []*checkState {
+	hc := cs.hc
+	if ss, ok := l.services[hc.ServiceID]; ok {
+		hc.ServiceName, hc.ServiceTags = ss.svc.Service, ss.svc.Tags
+	}
+	var stop []*checkState
+	if old, ok := l.checks[hc.CheckID]; ok {
+		stop = append(stop, old)
+		if equalDefinition(old.hc, hc) {
+			hc.Status, hc.Output = old.hc.Status, old.hc.Output
+			cs.criticalSince = old.criticalSince
+		}
+	}
+	if hc.Status == state.HealthCritical && cs.criticalSince.IsZero() {
+		cs.criticalSince = time.Now()
+	}
+	l.checks[hc.CheckID] = cs
+	delete(l.deregChecks, hc.CheckID)
+	return stop
 }
 
 // RemoveService removes a service and its checks.
@@ -164,54 +242,21 @@ func (l *State) RemoveService(id string) error {
 // with the same ID and definition keeps the old one's status. A service
 // check needs its service.
 func (l *State) AddCheck(c *Check) error {
-	hc := *c.Health
-	hc.Node = l.cfg.Node.Node
+	started, err := l.startChecks([]*Check{c})
+	if err != nil {
+		return err
+	}
 	l.mu.Lock()
-	if hc.ServiceID != "" {
-		ss, ok := l.services[hc.ServiceID]
-		if !ok {
+	if id := c.Health.ServiceID; id != "" {
+		if _, ok := l.services[id]; !ok {
 			l.mu.Unlock()
-			return fmt.Errorf("%w: %q (check %q)", ErrUnknownService, hc.ServiceID, hc.CheckID)
-		}
-		hc.ServiceName, hc.ServiceTags = ss.svc.Service, ss.svc.Tags
-	}
-	var stop []*checkState
-	if old, ok := l.checks[hc.CheckID]; ok {
-		stop = append(stop, old)
-		if equalDefinition(old.hc, &hc) {
-			hc.Status, hc.Output = old.hc.Status, old.hc.Output
+			stopAll(started)
+			return fmt.Errorf("%w: %q (check %q)", ErrUnknownService, id, c.Health.CheckID)
 		}
 	}
-	cs := &checkState{hc: &hc, deregisterAfter: c.DeregisterAfter}
-	if hc.Status == state.HealthCritical {
-		cs.criticalSince = time.Now()
-	}
-	l.checks[hc.CheckID] = cs
-	delete(l.deregChecks, hc.CheckID)
+	stop := l.publishCheckLocked(started[0])
 	l.mu.Unlock()
 	stopAll(stop)
-
-	notify := checks.NotifyFunc(func(_, status, output string) { l.update(cs, status, output) })
-	switch {
-	case c.Spec != nil:
-		r, err := checks.Start(*c.Spec, notify, l.cfg.Checks)
-		if err != nil {
-			l.mu.Lock()
-			if l.checks[hc.CheckID] == cs {
-				delete(l.checks, hc.CheckID)
-			}
-			l.mu.Unlock()
-			return err
-		}
-		l.mu.Lock()
-		cs.runner = r
-		l.mu.Unlock()
-	case hc.Definition.AliasService != "" || hc.Definition.AliasNode != "":
-		a := startAlias(l.cfg, &hc, notify)
-		l.mu.Lock()
-		cs.alias = a
-		l.mu.Unlock()
-	}
 	l.trigger()
 	return nil
 }
@@ -259,6 +304,7 @@ func (l *State) UpdateTTL(id, status, output string) error {
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrUnknownCheck, id)
 	}
+	// cs.runner is set before cs is published and never changes after.
 	if cs.runner == nil {
 		return fmt.Errorf("%w: %q", checks.ErrNotTTL, id)
 	}
@@ -278,7 +324,8 @@ func (l *State) update(cs *checkState, status, output string) {
 	changed := cs.hc.Status != status
 	hc := *cs.hc
 	hc.Status, hc.Output = status, output
-	cs.hc, cs.inSync = &hc, false
+	cs.hc = &hc
+	cs.changed()
 	switch {
 	case status != state.HealthCritical:
 		cs.criticalSince = time.Time{}
@@ -307,6 +354,9 @@ func (l *State) SetServiceMaintenance(id string, enable bool, reason string) err
 			return err
 		}
 		return nil
+	}
+	if reason == "" {
+		reason = defaultServiceMaintenanceNote
 	}
 	return l.AddCheck(maintenanceCheck(checkID, "Service Maintenance Mode", id, reason))
 }

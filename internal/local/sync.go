@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"math/rand/v2"
 	"reflect"
@@ -52,6 +53,8 @@ func (l *State) Run(ctx context.Context, fullEvery time.Duration) {
 		case <-full.C:
 			err = l.SyncFull()
 			full.Reset(fullEvery + rand.N(fullEvery/16+1))
+		case <-l.fullCh:
+			err = l.SyncFull()
 		case now := <-reap.C:
 			l.ReapCritical(now)
 		}
@@ -62,18 +65,23 @@ func (l *State) Run(ctx context.Context, fullEvery time.Duration) {
 	}
 }
 
-// ResyncAll marks every local service and check out of sync, so the next
-// sync writes them all (after a snapshot restore or a leader change).
+// ResyncAll marks every local service and check out of sync and asks for
+// a full sync (after a snapshot restore, which may have brought back what
+// the agent removed, or lost what it added). A write in flight meanwhile
+// does not count as syncing them.
 func (l *State) ResyncAll() {
 	l.mu.Lock()
 	for _, ss := range l.services {
-		ss.inSync = false
+		ss.changed()
 	}
 	for _, cs := range l.checks {
-		cs.inSync = false
+		cs.changed()
 	}
 	l.mu.Unlock()
-	l.trigger()
+	select {
+	case l.fullCh <- struct{}{}:
+	default:
+	}
 }
 
 // SyncFull compares the node's catalog entries with the local state, marks
@@ -98,12 +106,12 @@ func (l *State) SyncFull() error {
 		case !ok && cs.ID != "consul":
 			l.deregServices[cs.ID] = true
 		case ok && !serviceEqual(ss.svc, cs):
-			ss.inSync = false
+			ss.changed()
 		}
 	}
 	for id, ss := range l.services {
 		if !seen[id] {
-			ss.inSync = false
+			ss.changed()
 		}
 	}
 	clear(seen)
@@ -114,12 +122,12 @@ func (l *State) SyncFull() error {
 		case !ok && cc.CheckID != state.SerfCheckID:
 			l.deregChecks[cc.CheckID] = true
 		case ok && !checkEqual(cs.hc, cc):
-			cs.inSync = false
+			cs.changed()
 		}
 	}
 	for id, cs := range l.checks {
 		if !seen[id] {
-			cs.inSync = false
+			cs.changed()
 		}
 	}
 	l.mu.Unlock()
@@ -127,18 +135,20 @@ func (l *State) SyncFull() error {
 }
 
 // SyncChanges writes every out-of-sync service and check to the catalog and
-// removes what was deleted locally. An entry changed again while its write
-// was in flight stays out of sync for the next round. It may run from
-// several goroutines at once (the Run loop, an API call that waits for its
-// change to reach the catalog): a write sent twice changes nothing the
-// second time.
+// removes what was deleted locally. Syncs are serialized (the Run loop and
+// API calls that wait for their change both call it), so writes land in
+// the order their snapshots were taken. An entry changed again while its
+// write was in flight stays out of sync for the next round. A failed write
+// does not stop the others; their errors are returned together.
 func (l *State) SyncChanges() error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
 	type pending struct {
-		reg   *state.Registration
-		dereg *state.Deregistration
-		svc   *serviceState
-		svcAt *state.Service
-		chks  map[*checkState]*state.HealthCheck
+		reg    *state.Registration
+		dereg  *state.Deregistration
+		svc    *serviceState
+		svcGen uint64
+		chks   map[*checkState]uint64
 	}
 	var work []pending
 	l.mu.Lock()
@@ -154,13 +164,13 @@ func (l *State) SyncChanges() error {
 		if ss.inSync {
 			continue
 		}
-		p := pending{svc: ss, svcAt: ss.svc, chks: map[*checkState]*state.HealthCheck{},
+		p := pending{svc: ss, svcGen: ss.gen, chks: map[*checkState]uint64{},
 			reg: &state.Registration{Node: l.cfg.Node, Service: cloneService(ss.svc)}}
 		// A service goes with all its checks, so the catalog never shows
 		// it without them (and healthy) for a moment.
 		for _, cid := range slices.Sorted(maps.Keys(l.checks)) {
 			if cs := l.checks[cid]; cs.hc.ServiceID == id {
-				p.chks[cs] = cs.hc
+				p.chks[cs] = cs.gen
 				hc := *cs.hc
 				p.reg.Checks = append(p.reg.Checks, &hc)
 				included[cs] = true
@@ -174,11 +184,18 @@ func (l *State) SyncChanges() error {
 			continue
 		}
 		hc := *cs.hc
-		work = append(work, pending{chks: map[*checkState]*state.HealthCheck{cs: cs.hc},
-			reg: &state.Registration{Node: l.cfg.Node, Checks: []*state.HealthCheck{&hc}}})
+		p := pending{chks: map[*checkState]uint64{cs: cs.gen},
+			reg: &state.Registration{Node: l.cfg.Node, Checks: []*state.HealthCheck{&hc}}}
+		// A service check goes with its service, in case the catalog lost
+		// it (Consul's syncCheck does the same).
+		if ss, ok := l.services[hc.ServiceID]; ok {
+			p.reg.Service = cloneService(ss.svc)
+		}
+		work = append(work, p)
 	}
 	l.mu.Unlock()
 
+	var errs []error
 	for _, p := range work {
 		var err error
 		if p.dereg != nil {
@@ -187,14 +204,15 @@ func (l *State) SyncChanges() error {
 			err = apply(l.cfg.Applier, fsm.RegisterRequestType, p.reg)
 		}
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			continue
 		}
 		switch {
 		case p.dereg != nil && p.dereg.ServiceID != "":
 			l.cfg.Logger.Info("local: deregistered service", "service", p.dereg.ServiceID)
 		case p.dereg != nil:
 			l.cfg.Logger.Debug("local: deregistered check", "check", p.dereg.CheckID)
-		case p.reg.Service != nil:
+		case p.svc != nil:
 			l.cfg.Logger.Info("local: synced service", "service", p.reg.Service.ID)
 		default:
 			l.cfg.Logger.Debug("local: synced check", "check", p.reg.Checks[0].CheckID)
@@ -206,17 +224,17 @@ func (l *State) SyncChanges() error {
 		case p.dereg != nil:
 			delete(l.deregChecks, p.dereg.CheckID)
 		}
-		if p.svc != nil && p.svc.svc == p.svcAt {
+		if p.svc != nil && p.svc.gen == p.svcGen {
 			p.svc.inSync = true
 		}
-		for cs, at := range p.chks {
-			if cs.hc == at {
+		for cs, gen := range p.chks {
+			if cs.gen == gen {
 				cs.inSync = true
 			}
 		}
 		l.mu.Unlock()
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func apply(ap Applier, t fsm.MessageType, body any) error {

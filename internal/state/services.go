@@ -159,7 +159,7 @@ func deleteCheckTxn(tx *txn, node, id string) error {
 	if err := tx.Delete(tableChecks, raw); err != nil {
 		return fmt.Errorf("state: check delete: %w", err)
 	}
-	if err := tx.bumpIndex(tableChecks); err != nil {
+	if err := bumpCheckIndexes(tx, raw.(*HealthCheck)); err != nil {
 		return err
 	}
 	return invalidateCheckSessionsTxn(tx, node, id)
