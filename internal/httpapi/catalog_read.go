@@ -122,35 +122,39 @@ func (s *Server) catalogServices(w http.ResponseWriter, r *http.Request) (any, e
 
 // catalogService serves GET /v1/catalog/service/{name}.
 func (s *Server) catalogService(w http.ResponseWriter, r *http.Request) (any, error) {
-	insts, f, err := s.readInstances(w, r, false)
+	insts, f, key, err := s.readInstances(w, r, false)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*catalogService, 0, len(insts))
-	for _, in := range insts {
-		out = append(out, newCatalogService(in))
-	}
-	return filterExpr(&f, out)
+	return s.cache.answer(w, r, key, func() (any, error) {
+		out := make([]*catalogService, 0, len(insts))
+		for _, in := range insts {
+			out = append(out, newCatalogService(in))
+		}
+		return filterExpr(&f, out)
+	})
 }
 
 // healthService serves GET /v1/health/service/{name}; with ?passing, only
 // the instances whose every check passes.
 func (s *Server) healthService(w http.ResponseWriter, r *http.Request) (any, error) {
-	insts, f, err := s.readInstances(w, r, true)
+	insts, f, key, err := s.readInstances(w, r, true)
 	if err != nil {
 		return nil, err
 	}
 	passing := queryFlag(r, "passing")
-	out := make([]*serviceEntry, 0, len(insts))
-	for _, in := range insts {
-		if passing && !allPassing(in.Checks) {
-			continue
+	return s.cache.answer(w, r, key, func() (any, error) {
+		out := make([]*serviceEntry, 0, len(insts))
+		for _, in := range insts {
+			if passing && !allPassing(in.Checks) {
+				continue
+			}
+			svc := newAgentService(in.Service)
+			svc.Tags = tagsJSON(svc.Tags)
+			out = append(out, &serviceEntry{Node: in.Node, Service: svc, Checks: checksJSON(in.Checks)})
 		}
-		svc := newAgentService(in.Service)
-		svc.Tags = tagsJSON(svc.Tags)
-		out = append(out, &serviceEntry{Node: in.Node, Service: svc, Checks: checksJSON(in.Checks)})
-	}
-	return filterExpr(&f, out)
+		return filterExpr(&f, out)
+	})
 }
 
 func allPassing(checks []*state.HealthCheck) bool {
@@ -163,21 +167,23 @@ func allPassing(checks []*state.HealthCheck) bool {
 }
 
 // readInstances runs the blocking read of one service's instances and
-// applies the tag and node-meta filters.
-func (s *Server) readInstances(w http.ResponseWriter, r *http.Request, withChecks bool) ([]state.ServiceInstance, readFilters, error) {
+// applies the tag and node-meta filters. It returns the response cache key
+// of the result: the store and index it was read at.
+func (s *Server) readInstances(w http.ResponseWriter, r *http.Request, withChecks bool) ([]state.ServiceInstance, readFilters, respKey, error) {
 	o, f, err := s.parseRead(r)
 	if err != nil {
-		return nil, f, err
+		return nil, f, respKey{}, err
 	}
 	name := r.PathValue("name")
 	var insts []state.ServiceInstance
+	key := respKey{query: cacheQuery(r)}
 	err = s.blockingQuery(w, r, o, func(ws memdb.WatchSet, st *state.Store) (uint64, error) {
 		idx, all, err := st.ServiceInstances(ws, name, withChecks)
-		insts = all
+		insts, key.st, key.idx = all, st, idx
 		return idx, err
 	})
 	if err != nil {
-		return nil, f, err
+		return nil, f, key, err
 	}
 	kept := insts[:0:0]
 	for _, in := range insts {
@@ -185,7 +191,7 @@ func (s *Server) readInstances(w http.ResponseWriter, r *http.Request, withCheck
 			kept = append(kept, in)
 		}
 	}
-	return kept, f, nil
+	return kept, f, key, nil
 }
 
 // catalogNode serves GET /v1/catalog/node/{node}: the node and a map of its

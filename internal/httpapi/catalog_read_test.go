@@ -1,6 +1,9 @@
 package httpapi_test
 
 import (
+	"compress/gzip"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -235,5 +238,51 @@ func TestTxn_CatalogOps(t *testing.T) {
 	}
 	if svcs, _, _ := a.Client.Catalog().Service("svc", "", nil); len(svcs) != 1 || svcs[0].ServicePort != 81 {
 		t.Fatalf("service after rolled-back delete: %+v", svcs)
+	}
+}
+
+// Large health answers are encoded once per index and gzipped when asked;
+// a change gives a new answer, never the cached one.
+func TestHealthService_CachedAndGzipped(t *testing.T) {
+	a := testagent.Start(t)
+	for i := 1; i <= 9; i++ {
+		registerWeb(t, a, i, "passing", []string{"v1"}, nil)
+	}
+	get := func(gz bool) (string, string) {
+		t.Helper()
+		req := newReq(t, a, "GET", "/v1/health/service/web?passing", "")
+		if gz {
+			req.Header.Set("Accept-Encoding", "gzip")
+		}
+		resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body io.Reader = resp.Body
+		if resp.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body = zr
+		}
+		b, err := io.ReadAll(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Header.Get("Content-Encoding"), string(b)
+	}
+	enc, zipped := get(true)
+	if enc != "gzip" {
+		t.Fatalf("Content-Encoding %q, want gzip", enc)
+	}
+	enc, plain := get(false)
+	if enc != "" || plain != zipped {
+		t.Fatalf("plain answer (encoding %q) differs from the gzipped one", enc)
+	}
+	registerWeb(t, a, 5, "critical", []string{"v1"}, nil)
+	if _, after := get(true); after == zipped || strings.Contains(after, `"ID":"web-5"`) {
+		t.Fatalf("answer after web-5 turned critical still lists it")
 	}
 }

@@ -93,13 +93,14 @@ type Config struct {
 
 // Server is the HTTP API.
 type Server struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg   Config
+	mux   *http.ServeMux
+	cache *respCache
 }
 
 // New builds the API handler.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), cache: newRespCache(256)}
 	s.routes()
 	if cfg.Extra != nil {
 		cfg.Extra(s.mux)

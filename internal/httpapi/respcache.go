@@ -1,0 +1,114 @@
+package httpapi
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/musterhq/muster/internal/state"
+)
+
+// respCache keeps the encoded answers of hot reads (a service's health and
+// catalog entries), keyed by the store, the request and the result's index:
+// every reader woken by the same change, and every poller that asks again
+// before the next one, gets the same bytes instead of encoding a large
+// answer again (Consul encodes each answer anew; with a thousand instances
+// that is megabytes per request). The gzip form is made once too, when a
+// client first asks for it.
+type respCache struct {
+	mu      sync.Mutex
+	entries map[respKey]*respEntry
+	order   []respKey // insertion order, for eviction
+	max     int
+}
+
+type respKey struct {
+	st    *state.Store // a restore may repeat indexes in a new store
+	query string       // path and query, without index and wait
+	idx   uint64
+}
+
+type respEntry struct {
+	once sync.Once
+	body []byte
+	err  error
+
+	gzOnce sync.Once
+	gz     []byte
+}
+
+func newRespCache(max int) *respCache {
+	return &respCache{entries: map[respKey]*respEntry{}, max: max}
+}
+
+// gzipMin is the smallest answer worth compressing.
+const gzipMin = 1400
+
+// answer returns the encoded answer for key, building and encoding it once
+// (concurrent callers wait for the first). It gzips the answer when the
+// client accepts gzip and the answer is large enough.
+func (c *respCache) answer(w http.ResponseWriter, r *http.Request, key respKey, build func() (any, error)) (any, error) {
+	c.mu.Lock()
+	e, ok := c.entries[key]
+	if !ok {
+		e = &respEntry{}
+		c.entries[key] = e
+		c.order = append(c.order, key)
+		if len(c.order) > c.max {
+			delete(c.entries, c.order[0])
+			c.order = c.order[1:]
+		}
+	}
+	c.mu.Unlock()
+	e.once.Do(func() {
+		v, err := build()
+		if err != nil {
+			e.err = err
+			return
+		}
+		e.body, e.err = json.Marshal(v)
+		e.body = append(e.body, '\n')
+	})
+	if e.err != nil {
+		c.forget(key, e)
+		return nil, e.err
+	}
+	w.Header().Set("Vary", "Accept-Encoding")
+	if len(e.body) >= gzipMin && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		e.gzOnce.Do(func() {
+			var b bytes.Buffer
+			zw, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+			zw.Write(e.body)
+			zw.Close()
+			e.gz = b.Bytes()
+		})
+		w.Header().Set("Content-Encoding", "gzip")
+		return rawBody{contentType: "application/json", data: e.gz}, nil
+	}
+	return rawBody{contentType: "application/json", data: e.body}, nil
+}
+
+// forget drops a failed entry so the next reader tries again.
+func (c *respCache) forget(key respKey, e *respEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries[key] == e {
+		delete(c.entries, key)
+	}
+}
+
+// cacheQuery is the part of a request that decides its answer besides the
+// index: the path and every query parameter but index and wait.
+func cacheQuery(r *http.Request) string {
+	q := url.Values{}
+	for k, v := range query(r) {
+		if k != "index" && k != "wait" {
+			q[k] = v
+		}
+	}
+	return r.URL.Path + "?" + q.Encode()
+}
