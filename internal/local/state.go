@@ -29,8 +29,8 @@ var (
 
 // Maintenance check IDs and names, Consul's.
 const (
-	NodeMaintenanceID      = "_node_maintenance"
-	serviceMaintenancePfx  = "_service_maintenance:"
+	NodeMaintenanceID             = "_node_maintenance"
+	serviceMaintenancePfx         = "_service_maintenance:"
 	defaultMaintenanceNote        = "Maintenance mode is enabled for this node, but no reason was provided. This is a default message."
 	defaultServiceMaintenanceNote = "Maintenance mode is enabled for this service, but no reason was provided. This is a default message."
 )
