@@ -27,11 +27,14 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"agent":    {"Runs a muster agent", runAgent},
+		"catalog":  {"Interact with the catalog", catalogGroup().run},
 		"kv":       {"Interact with the key-value store", kvGroup().run},
 		"lock":     {"Execute a command holding a lock", runLock},
 		"members":  {"Lists the members of a muster cluster", runMembers},
+		"services": {"Interact with services", servicesGroup().run},
 		"snapshot": {"Saves and restores snapshots of muster server state", snapshotGroup().run},
 		"version":  {"Prints the muster version", runVersion},
+		"watch":    {"Watch for changes in muster", runWatch},
 	}
 }
 
