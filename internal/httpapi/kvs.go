@@ -59,9 +59,10 @@ func (s *Server) kvGet(w http.ResponseWriter, r *http.Request) (any, error) {
 			sep = q.Get("seperator")
 		}
 		var keys []string
+		ck := respKey{query: cacheQuery(r)}
 		err := s.blockingQuery(w, r, o, func(ws memdb.WatchSet, st *state.Store) (uint64, error) {
 			idx, k, err := st.KVKeys(ws, key, sep)
-			keys = k
+			keys, ck.st, ck.idx = k, st, idx
 			return idx, err
 		})
 		if err != nil {
@@ -70,13 +71,14 @@ func (s *Server) kvGet(w http.ResponseWriter, r *http.Request) (any, error) {
 		if len(keys) == 0 {
 			return notFound{}, nil
 		}
-		return keys, nil
+		return s.cache.answer(w, r, ck, func() (any, error) { return keys, nil })
 	}
 	if _, ok := q["recurse"]; ok {
 		var entries []*state.KVEntry
+		ck := respKey{query: cacheQuery(r)}
 		err := s.blockingQuery(w, r, o, func(ws memdb.WatchSet, st *state.Store) (uint64, error) {
 			idx, e, err := st.KVList(ws, key)
-			entries = e
+			entries, ck.st, ck.idx = e, st, idx
 			return idx, err
 		})
 		if err != nil {
@@ -85,12 +87,13 @@ func (s *Server) kvGet(w http.ResponseWriter, r *http.Request) (any, error) {
 		if len(entries) == 0 {
 			return notFound{}, nil
 		}
-		return entries, nil
+		return s.cache.answer(w, r, ck, func() (any, error) { return entries, nil })
 	}
 	var entry *state.KVEntry
+	ck := respKey{query: cacheQuery(r)}
 	err = s.blockingQuery(w, r, o, func(ws memdb.WatchSet, st *state.Store) (uint64, error) {
 		idx, e, err := st.KVGet(ws, key)
-		entry = e
+		entry, ck.st, ck.idx = e, st, idx
 		return idx, err
 	})
 	if err != nil {
@@ -102,7 +105,8 @@ func (s *Server) kvGet(w http.ResponseWriter, r *http.Request) (any, error) {
 	if _, ok := q["raw"]; ok {
 		return rawBody{contentType: "text/plain; charset=utf-8", data: entry.Value}, nil
 	}
-	return []*state.KVEntry{entry}, nil
+	// The thousand watchers one write wakes share one encoding.
+	return s.cache.answer(w, r, ck, func() (any, error) { return []*state.KVEntry{entry}, nil })
 }
 
 // readValue reads a KV value from the body, refusing one over the limit.

@@ -20,10 +20,12 @@ import (
 // that is megabytes per request). The gzip form is made once too, when a
 // client first asks for it.
 type respCache struct {
-	mu      sync.Mutex
-	entries map[respKey]*respEntry
-	order   []respKey // insertion order, for eviction
-	max     int
+	mu       sync.Mutex
+	entries  map[respKey]*respEntry
+	order    []respKey // insertion order, for eviction
+	max      int       // entries
+	maxBytes int       // encoded bytes held, gzip forms included
+	bytes    int
 }
 
 type respKey struct {
@@ -39,10 +41,12 @@ type respEntry struct {
 
 	gzOnce sync.Once
 	gz     []byte
+
+	size int // bytes accounted for this entry; guarded by respCache.mu
 }
 
-func newRespCache(max int) *respCache {
-	return &respCache{entries: map[respKey]*respEntry{}, max: max}
+func newRespCache(max, maxBytes int) *respCache {
+	return &respCache{entries: map[respKey]*respEntry{}, max: max, maxBytes: maxBytes}
 }
 
 // gzipMin is the smallest answer worth compressing.
@@ -52,16 +56,15 @@ const gzipMin = 1400
 // (concurrent callers wait for the first). It gzips the answer when the
 // client accepts gzip and the answer is large enough.
 func (c *respCache) answer(w http.ResponseWriter, r *http.Request, key respKey, build func() (any, error)) (any, error) {
+	if _, pretty := query(r)["pretty"]; pretty {
+		return build() // indented by the handler wrapper; rare, not cached
+	}
 	c.mu.Lock()
 	e, ok := c.entries[key]
 	if !ok {
 		e = &respEntry{}
 		c.entries[key] = e
 		c.order = append(c.order, key)
-		if len(c.order) > c.max {
-			delete(c.entries, c.order[0])
-			c.order = c.order[1:]
-		}
 	}
 	c.mu.Unlock()
 	e.once.Do(func() {
@@ -72,6 +75,7 @@ func (c *respCache) answer(w http.ResponseWriter, r *http.Request, key respKey, 
 		}
 		e.body, e.err = json.Marshal(v)
 		e.body = append(e.body, '\n')
+		c.account(e, len(e.body))
 	})
 	if e.err != nil {
 		c.forget(key, e)
@@ -85,6 +89,7 @@ func (c *respCache) answer(w http.ResponseWriter, r *http.Request, key respKey, 
 			zw.Write(e.body)
 			zw.Close()
 			e.gz = b.Bytes()
+			c.account(e, len(e.gz))
 		})
 		w.Header().Set("Content-Encoding", "gzip")
 		return rawBody{contentType: "application/json", data: e.gz}, nil
@@ -92,11 +97,30 @@ func (c *respCache) answer(w http.ResponseWriter, r *http.Request, key respKey, 
 	return rawBody{contentType: "application/json", data: e.body}, nil
 }
 
+// account adds n encoded bytes and drops the oldest entries while the cache
+// holds too many entries or bytes. A dropped entry's readers keep their
+// bytes; later readers encode anew.
+func (c *respCache) account(e *respEntry, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e.size += n
+	c.bytes += n
+	for len(c.order) > 1 && (len(c.order) > c.max || c.bytes > c.maxBytes) {
+		old := c.order[0]
+		c.order = c.order[1:]
+		if oe, ok := c.entries[old]; ok {
+			c.bytes -= oe.size
+			delete(c.entries, old)
+		}
+	}
+}
+
 // forget drops a failed entry so the next reader tries again.
 func (c *respCache) forget(key respKey, e *respEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries[key] == e {
+		c.bytes -= e.size
 		delete(c.entries, key)
 	}
 }
@@ -104,6 +128,9 @@ func (c *respCache) forget(key respKey, e *respEntry) {
 // cacheQuery is the part of a request that decides its answer besides the
 // index: the path and every query parameter but index and wait.
 func cacheQuery(r *http.Request) string {
+	if r.URL.RawQuery == "" {
+		return r.URL.Path
+	}
 	q := url.Values{}
 	for k, v := range query(r) {
 		if k != "index" && k != "wait" {

@@ -100,7 +100,7 @@ type Server struct {
 
 // New builds the API handler.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), cache: newRespCache(256)}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), cache: newRespCache(1024, 64<<20)}
 	s.routes()
 	if cfg.Extra != nil {
 		cfg.Extra(s.mux)
