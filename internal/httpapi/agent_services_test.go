@@ -313,3 +313,34 @@ func TestAgentService_Regressions(t *testing.T) {
 		t.Fatalf("full sync wrote again: index %d -> %d", before, after)
 	}
 }
+
+// EnableTagOverride: tags changed in the catalog survive anti-entropy and
+// become the agent's; without it the agent's tags are restored.
+func TestAntiEntropy_EnableTagOverride(t *testing.T) {
+	a := testagent.Start(t)
+	for _, r := range []*consul.AgentServiceRegistration{
+		{ID: "open", Name: "open", Tags: []string{"a"}, EnableTagOverride: true},
+		{ID: "closed", Name: "closed", Tags: []string{"a"}},
+	} {
+		if err := a.Client.Agent().ServiceRegister(r); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Client.Catalog().Register(&consul.CatalogRegistration{Node: a.Config.NodeName, SkipNodeUpdate: true,
+			Service: &consul.AgentService{ID: r.ID, Service: r.Name, Tags: []string{"b"}, EnableTagOverride: r.EnableTagOverride,
+				Weights: consul.AgentWeights{Passing: 1, Warning: 1}}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.SyncCatalog(); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{"open": "b", "closed": "a"} {
+		cs, _, err := a.Client.Catalog().Service(id, "", nil)
+		if err != nil || len(cs) != 1 || strings.Join(cs[0].ServiceTags, ",") != want {
+			t.Errorf("%s: catalog tags %v (err %v), want [%s]", id, cs, err, want)
+		}
+		if svc, _, _ := a.Client.Agent().Service(id, nil); svc == nil || strings.Join(svc.Tags, ",") != want {
+			t.Errorf("%s: agent tags %+v, want [%s]", id, svc, want)
+		}
+	}
+}

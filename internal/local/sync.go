@@ -102,6 +102,21 @@ func (l *State) SyncFull() error {
 	for _, cs := range catSvcs {
 		seen[cs.ID] = true
 		ss, ok := l.services[cs.ID]
+		if ok && ss.svc.EnableTagOverride && !slices.Equal(ss.svc.Tags, cs.Tags) {
+			// Tags changed in the catalog win over the agent's (Consul's
+			// EnableTagOverride), and the agent's checks carry them.
+			svc := cloneService(ss.svc)
+			svc.Tags = slices.Clone(cs.Tags)
+			ss.svc = svc
+			for _, c := range l.checks {
+				if c.hc.ServiceID == svc.ID {
+					hc := *c.hc
+					hc.ServiceTags = svc.Tags
+					c.hc = &hc
+					c.changed()
+				}
+			}
+		}
 		switch {
 		case !ok && cs.ID != "consul":
 			l.deregServices[cs.ID] = true
