@@ -22,16 +22,23 @@ type httpProber struct {
 }
 
 func newHTTPProber(s Spec, tlsConfig *tls.Config) *httpProber {
-	// One transport per check, without keep-alives as in Consul: each probe
-	// opens a fresh connection, so it tests that the service accepts one,
-	// and never fails on an idle connection the server has since closed.
-	// Like Consul's, it honours HTTP_PROXY and friends (never for loopback).
-	// Dials and handshakes are bounded by the probe's context.
+	// One transport per check, keeping one connection alive between
+	// probes. Consul opens a new connection for every probe; on this
+	// machine that costs about 1 ms of CPU per probe (dial, two transport
+	// goroutines, close), which for 1000 checks every 10 s is a tenth of a
+	// core. A reused connection still fails when the process dies (reset)
+	// or stops answering (timeout); a connection the server closed while
+	// idle is retried on a new one for idempotent methods, and thresholds
+	// absorb the rare non-idempotent probe that meets one. The idle
+	// connection is dropped after two intervals. Like Consul's transport,
+	// it honours HTTP_PROXY and friends (never for loopback). Dials and
+	// handshakes are bounded by the probe's context.
 	t := &http.Transport{
-		Proxy:             http.ProxyFromEnvironment,
-		DisableKeepAlives: true,
-		TLSClientConfig:   tlsConfig,
-		ForceAttemptHTTP2: true, // a custom TLSClientConfig turns HTTP/2 off otherwise
+		Proxy:               http.ProxyFromEnvironment,
+		MaxIdleConnsPerHost: 1,
+		IdleConnTimeout:     2 * s.Interval,
+		TLSClientConfig:     tlsConfig,
+		ForceAttemptHTTP2:   true, // a custom TLSClientConfig turns HTTP/2 off otherwise
 	}
 
 	header := http.Header(s.Header).Clone()

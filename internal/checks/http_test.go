@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -111,8 +113,36 @@ func TestHTTPRequestDefaults(t *testing.T) {
 	if got := req.header.Get("Accept"); got != "text/plain, text/*, */*" {
 		t.Errorf("Accept %q", got)
 	}
-	if got := req.header.Get("Connection"); got != "close" {
-		t.Errorf("Connection %q, want close: checks do not keep connections alive", got)
+}
+
+// Probes of one check reuse one connection (Consul opens one per probe,
+// which costs about 1 ms of CPU each).
+func TestHTTPReusesOneConnection(t *testing.T) {
+	var conns atomic.Int32
+	probes := make(chan struct{}, 16)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case probes <- struct{}{}:
+		default:
+		}
+	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	start(t, Spec{ID: "web", HTTP: srv.URL, Interval: testInterval}, newRecorder(t))
+	for i := 0; i < 3; i++ {
+		select {
+		case <-probes:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("probe %d never came", i+1)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("3 probes opened %d connections, want 1", n)
 	}
 }
 

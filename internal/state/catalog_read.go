@@ -76,6 +76,15 @@ func (s *Store) ServiceInstances(ws memdb.WatchSet, name string, withChecks bool
 	return idx, out, nil
 }
 
+// ServiceIndex returns the index ServiceInstances would report for the
+// named service, arming ws the same way, without reading the instances: a
+// reader with a cached answer for that index needs nothing more.
+func (s *Store) ServiceIndex(ws memdb.WatchSet, name string) (uint64, error) {
+	tx := s.db.Txn(false)
+	defer tx.Abort()
+	return serviceIndexTxn(tx, ws, name)
+}
+
 // ServiceChecks returns the checks of every instance of the named service.
 // Its index and watch are the service's own, as in ServiceInstances.
 func (s *Store) ServiceChecks(ws memdb.WatchSet, name string) (uint64, []*HealthCheck, error) {

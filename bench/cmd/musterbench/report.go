@@ -16,20 +16,24 @@ func printResults(w io.Writer, results []*result) {
 	fmt.Fprintln(tw, "WORKLOAD\tSYSTEM\tRESULT\tLATENCY\tP50\tP99\tMAX\tMUSTER/PEER\tCHECK")
 	for _, r := range results {
 		if r.skipped != "" {
-			fmt.Fprintf(tw, "%s\t%s\tskipped\t\t\t\t\t\t%s\n", r.workload, r.system, r.skipped)
+			fmt.Fprintf(tw, "%s\t%s\tn/a\t\t\t\t\t\t%s\n", r.workload, r.system, r.skipped)
 			continue
 		}
 		check := "ok"
 		if len(r.fails) > 0 {
 			check = "FAIL"
 		}
+		p50, p99, pmax := fmtDur(r.lat.p50), fmtDur(r.lat.p99), fmtDur(r.lat.max)
+		if r.lat.n == 0 && r.latName == "" { // no latency measured (check-cpu)
+			p50, p99, pmax = "", "", ""
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.workload, r.system,
-			fmtValue(r.value, r.unit), r.latName, fmtDur(r.lat.p50), fmtDur(r.lat.p99), fmtDur(r.lat.max),
+			fmtValue(r.value, r.unit), r.latName, p50, p99, pmax,
 			ratioText(baseline(results, r.workload), r), check)
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\nMUSTER/PEER = muster's headline value / the row's; for rates (ops/s, incr/s, acq/s) >1 means muster is faster,")
-	fmt.Fprintln(w, "for times (s, ms) <1 means muster is faster.")
+	fmt.Fprintln(w, "\nMUSTER/PEER = muster's headline value / the row's; for rates (ops/s, incr/s, acq/s, q/s) >1 means muster is faster,")
+	fmt.Fprintln(w, "for times (s, ms) <1 means muster is faster. n/a: no comparable peer (the reason is in the CHECK column).")
 	fmt.Fprintln(w, "\nNotes:")
 	for _, r := range results {
 		for _, n := range r.notes {
@@ -67,7 +71,8 @@ func ratioText(base, r *result) string {
 }
 
 // reference is a number the project measured earlier on this kind of
-// machine, printed next to muster's comparable number from this run.
+// machine, printed next to muster's comparable number from this run, or an
+// absolute budget.
 type reference struct {
 	workload  string
 	system    string
@@ -77,48 +82,86 @@ type reference struct {
 	// musterRow and field pick muster's comparable number: field is
 	// "value" (the headline) or "p99" (in the unit's terms).
 	musterRow, field string
+	// goal is the MUSTER/REF the project aims for, 0 for none: at least
+	// goal for a rate, below goal for a time or a CPU share.
+	goal float64
 }
 
 // references are the numbers of the earlier runs: Consul 1.22.7 dev agent,
-// etcd 3.4 and Redis, on this machine kind (2 cores).
+// etcd 3.4 and Redis, on this machine kind (2 cores), and check-cpu's
+// budget.
 var references = []reference{
-	{"kv-put", "Consul 1.22.7 (dev)", 6965, 6965, "ops/s", "puts", "muster", "value"},
-	{"kv-get", "Consul 1.22.7 (dev)", 14854, 14854, "ops/s", "gets", "muster", "value"},
-	{"kv-cas", "Consul 1.22.7 (dev)", 1255, 1255, "incr/s", "increments", "muster", "value"},
-	{"lock-handoff", "Consul 1.22.7 (dev)", 471, 640, "acq/s", "acquisitions", "muster", "value"},
-	{"lock-handoff", "Consul 1.22.7 (dev)", 471, 640, "acq/s", "acquisitions", "muster(consul-api-lock)", "value"},
-	{"seckill", "Consul 1.22.7 (dev)", 0.385, 0.385, "s", "sold out in", "muster", "value"},
-	{"seckill", "Consul 1.22.7 (dev)", 5.1, 5.1, "s", "p99 buy latency", "muster", "p99"},
-	{"seckill", "Consul 1.22.7 (dev)", 0.385, 0.385, "s", "sold out in", "muster(txn)", "value"},
-	{"watch-wake", "Consul 1.22.7 (dev)", 56, 94, "ms", "1000 watchers all woken", "muster", "value"},
-	{"kv-put", "etcd 3.4", 8421, 8421, "ops/s", "puts", "muster", "value"},
-	{"lock-handoff", "etcd 3.4", 158, 158, "acq/s", "acquisitions", "muster", "value"},
-	{"watch-wake", "etcd 3.4", 12.5, 12.5, "ms", "p99 wake-up", "muster", "p99"},
-	{"kv-put", "Redis", 61644, 61644, "ops/s", "puts", "muster", "value"},
-	{"lock-handoff", "Redis (spin lock)", 6602, 6602, "acq/s", "acquisitions", "muster", "value"},
+	{"kv-put", "Consul 1.22.7 (dev)", 6965, 6965, "ops/s", "puts", "muster", "value", 0},
+	{"kv-get", "Consul 1.22.7 (dev)", 14854, 14854, "ops/s", "gets", "muster", "value", 0},
+	{"kv-cas", "Consul 1.22.7 (dev)", 1255, 1255, "incr/s", "increments", "muster", "value", 0},
+	{"lock-handoff", "Consul 1.22.7 (dev)", 471, 640, "acq/s", "acquisitions", "muster", "value", 0},
+	{"lock-handoff", "Consul 1.22.7 (dev)", 471, 640, "acq/s", "acquisitions", "muster(consul-api-lock)", "value", 0},
+	{"seckill", "Consul 1.22.7 (dev)", 0.385, 0.385, "s", "sold out in", "muster", "value", 0},
+	{"seckill", "Consul 1.22.7 (dev)", 5.1, 5.1, "s", "p99 buy latency", "muster", "p99", 0},
+	{"seckill", "Consul 1.22.7 (dev)", 0.385, 0.385, "s", "sold out in", "muster(txn)", "value", 0},
+	{"watch-wake", "Consul 1.22.7 (dev)", 56, 94, "ms", "1000 watchers all woken", "muster", "value", 0},
+	{"reg-dereg", "Consul 1.22.7 (dev)", 2171, 2171, "ops/s", "register or deregister calls", "muster", "value", 3},
+	{"health-query", "Consul 1.22.7 (dev)", 50, 50, "q/s", "queries of 1000 instances", "muster", "value", 10},
+	{"health-query", "Consul 1.22.7 (dev)", 687, 687, "ms", "p99 query latency", "muster", "p99", 0},
+	{"kv-put", "etcd 3.4", 8421, 8421, "ops/s", "puts", "muster", "value", 0},
+	{"lock-handoff", "etcd 3.4", 158, 158, "acq/s", "acquisitions", "muster", "value", 0},
+	{"watch-wake", "etcd 3.4", 12.5, 12.5, "ms", "p99 wake-up", "muster", "p99", 0},
+	{"kv-put", "Redis", 61644, 61644, "ops/s", "puts", "muster", "value", 0},
+	{"lock-handoff", "Redis (spin lock)", 6602, 6602, "acq/s", "acquisitions", "muster", "value", 0},
+	{"check-cpu", "budget (no peer)", cpuBudget, cpuBudget, "% core", "CPU, 1000 HTTP checks/10s", "muster", "value", 1},
+}
+
+// lowerIsBetterUnit reports units where less is better: times and CPU.
+func lowerIsBetterUnit(unit string) bool { return unit == "s" || unit == "ms" || unit == "% core" }
+
+// goalText says the goal as a target number and whether now meets it; ""
+// without a goal.
+func goalText(ref reference, now float64, measured bool) string {
+	if ref.goal == 0 {
+		return ""
+	}
+	var text string
+	var met bool
+	if lowerIsBetterUnit(ref.unit) {
+		target := ref.low * ref.goal
+		text, met = "<"+fmtValue(target, ref.unit), now < target
+	} else {
+		target := ref.high * ref.goal
+		text, met = fmt.Sprintf("≥%s (%gx)", fmtValue(target, ref.unit), ref.goal), now >= target
+	}
+	switch {
+	case !measured:
+		return text
+	case met:
+		return text + ": met"
+	default:
+		return text + ": NOT met"
+	}
 }
 
 // printReferences prints the reference numbers next to muster's.
 func printReferences(w io.Writer, results []*result) {
 	fmt.Fprintln(w, "\nREFERENCE numbers (measured EARLIER on this machine kind, NOT in this run) vs muster in this run:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "WORKLOAD\tREFERENCE SYSTEM\tWHAT\tREFERENCE\tMUSTER ROW\tMUSTER NOW\tMUSTER/REF")
+	fmt.Fprintln(tw, "WORKLOAD\tREFERENCE SYSTEM\tWHAT\tREFERENCE\tMUSTER ROW\tMUSTER NOW\tMUSTER/REF\tGOAL")
 	for _, ref := range references {
 		refText := fmtRange(ref.low, ref.high, ref.unit)
 		now, ok := musterNumber(results, ref)
 		if !ok {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\tnot measured\t\n", ref.workload, ref.system, ref.what, refText, ref.musterRow)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\tnot measured\t\t%s\n", ref.workload, ref.system, ref.what, refText, ref.musterRow,
+				goalText(ref, 0, false))
 			continue
 		}
 		ratio := fmt.Sprintf("%.2fx", now/ref.low)
 		if ref.high != ref.low {
 			ratio = fmt.Sprintf("%.2f-%.2fx", now/ref.high, now/ref.low)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ref.workload, ref.system, ref.what, refText, ref.musterRow,
-			fmtValue(now, ref.unit), ratio)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ref.workload, ref.system, ref.what, refText, ref.musterRow,
+			fmtValue(now, ref.unit), ratio, goalText(ref, now, true))
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "MUSTER/REF: for rates >1 means muster is faster than the reference; for times <1 means faster.")
+	fmt.Fprintln(w, "MUSTER/REF: for rates >1 means muster is faster than the reference; for times <1 means faster; for % core <1 means under budget.")
+	fmt.Fprintln(w, "GOAL: the project's target for muster in this run's terms; informational, not a correctness check.")
 }
 
 func fmtRange(low, high float64, unit string) string {

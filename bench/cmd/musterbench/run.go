@@ -27,12 +27,14 @@ type config struct {
 	watchers  int
 	watchReps int
 	stock     int
+	cpuWindow time.Duration // check-cpu's measurement window
 	keep      bool
 }
 
 var (
 	allSystems   = []string{"muster", "etcd", "redis"}
-	allWorkloads = []string{"kv-put", "kv-get", "kv-cas", "lock-handoff", "seckill", "watch-wake"}
+	allWorkloads = []string{"kv-put", "kv-get", "kv-cas", "lock-handoff", "seckill", "watch-wake",
+		"reg-dereg", "health-query", "check-cpu"}
 )
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -48,6 +50,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.watchers, "watchers", 1000, "blocking watchers in watch-wake")
 	fs.IntVar(&c.watchReps, "watch-reps", 5, "writes (repetitions) in watch-wake")
 	fs.IntVar(&c.stock, "stock", 100, "items for sale in seckill")
+	fs.DurationVar(&c.cpuWindow, "cpu-window", 30*time.Second, "window over which check-cpu measures muster's CPU")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temp dir (server logs, etcd data)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -70,6 +73,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-watch-reps %d: want 1..100", c.watchReps)
 	case c.stock < 1 || c.stock > 100000:
 		return c, fmt.Errorf("-stock %d: want 1..100000", c.stock)
+	case c.cpuWindow < time.Second || c.cpuWindow > 10*time.Minute:
+		return c, fmt.Errorf("-cpu-window %v: want [1s, 10m]", c.cpuWindow)
 	case c.maxOps < 1:
 		return c, fmt.Errorf("-max-ops %d: want >= 1", c.maxOps)
 	}
@@ -123,6 +128,9 @@ var workloadFuncs = map[string]workloadFunc{
 	"lock-handoff": lockHandoff,
 	"seckill":      seckill,
 	"watch-wake":   watchWake,
+	"reg-dereg":    regDereg,
+	"health-query": healthQuery,
+	"check-cpu":    checkCPU,
 }
 
 // run is the whole program: start servers, run workloads, print, stop. It
@@ -207,8 +215,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 	fmt.Fprintf(stdout, "musterbench %s  (%d cores, GOMAXPROCS %d, kernel %s)\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.GOMAXPROCS(0), kernel())
 	fmt.Fprintf(stdout, "servers: %s\n", strings.Join(versions, "; "))
-	fmt.Fprintf(stdout, "flags: -duration=%v -clients=%d -watchers=%d -watch-reps=%d -stock=%d; all traffic on 127.0.0.1; total run %s\n\n",
-		cfg.duration, cfg.clients, cfg.watchers, cfg.watchReps, cfg.stock, fmtDur(time.Since(started)))
+	fmt.Fprintf(stdout, "flags: -duration=%v -clients=%d -watchers=%d -watch-reps=%d -stock=%d -cpu-window=%v; all traffic on 127.0.0.1; total run %s\n\n",
+		cfg.duration, cfg.clients, cfg.watchers, cfg.watchReps, cfg.stock, cfg.cpuWindow, fmtDur(time.Since(started)))
 	printResults(stdout, results)
 	if slices.Contains(cfg.systems, "muster") {
 		printReferences(stdout, results)

@@ -52,7 +52,7 @@ func startMuster(ctx context.Context, dir, bin string) (*proc, *musterClient, er
 		p.stop()
 		return nil, nil, err
 	}
-	c.bin = bin
+	c.bin, c.pid = bin, p.cmd.Process.Pid
 	return p, c, nil
 }
 
@@ -99,6 +99,7 @@ type musterClient struct {
 	base   string // http://127.0.0.1:PORT
 	addr   string
 	bin    string
+	pid    int // the agent's process, for check-cpu
 	hc     *http.Client
 	consul *consul.Client
 }
