@@ -72,9 +72,21 @@ type State struct {
 	// triggerCh asks the syncer to push changes now, fullCh to compare
 	// everything with the catalog (capacity 1 each).
 	triggerCh, fullCh chan struct{}
-	// syncMu serializes syncs: two in flight could land out of order and
-	// leave an older write in the catalog.
-	syncMu sync.Mutex
+	// sync coordinates SyncChanges callers (see there).
+	sync syncRounds
+}
+
+// syncRounds runs one sync at a time (two in flight could land out of
+// order and leave an older write in the catalog) and lets callers share
+// rounds: a caller waits for a round that starts after its call, so a
+// burst of registrations costs one round, not one each.
+type syncRounds struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	running bool
+	called  uint64 // calls so far
+	covered uint64 // calls whose changes a finished round has written
+	err     error  // that round's outcome
 }
 
 // serviceState and checkState are guarded by State.mu. gen counts local
@@ -105,11 +117,13 @@ func New(cfg Config) *State {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &State{
+	l := &State{
 		cfg: cfg, services: map[string]*serviceState{}, checks: map[string]*checkState{},
 		deregServices: map[string]bool{}, deregChecks: map[string]bool{},
 		triggerCh: make(chan struct{}, 1), fullCh: make(chan struct{}, 1),
 	}
+	l.sync.cond = sync.NewCond(&l.sync.mu)
+	return l
 }
 
 // AddService adds or replaces a service with its checks, all or nothing:
@@ -298,17 +312,24 @@ func stopAll(css []*checkState) {
 // UpdateTTL reports a TTL check's status (the pass/warn/fail/update
 // endpoints). It fails for an unknown check or one that is not a TTL check.
 func (l *State) UpdateTTL(id, status, output string) error {
-	l.mu.Lock()
-	cs, ok := l.checks[id]
-	l.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("%w: %q", ErrUnknownCheck, id)
+	for {
+		l.mu.Lock()
+		cs, ok := l.checks[id]
+		l.mu.Unlock()
+		if !ok {
+			return fmt.Errorf("%w: %q", ErrUnknownCheck, id)
+		}
+		// cs.runner is set before cs is published and never changes after.
+		if cs.runner == nil {
+			return fmt.Errorf("%w: %q", checks.ErrNotTTL, id)
+		}
+		err := cs.runner.SetTTL(status, output)
+		if !errors.Is(err, checks.ErrStopped) {
+			return err
+		}
+		// Replaced meanwhile: the new check is published before the old
+		// one stops, so the next look finds it (or finds it removed).
 	}
-	// cs.runner is set before cs is published and never changes after.
-	if cs.runner == nil {
-		return fmt.Errorf("%w: %q", checks.ErrNotTTL, id)
-	}
-	return cs.runner.SetTTL(status, output)
 }
 
 // update records a result of check cs, if cs is still the check under its

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/musterhq/muster/internal/fsm"
@@ -97,6 +98,12 @@ func (l *State) SyncFull() error {
 	if err != nil {
 		return err
 	}
+	if n := st.Node(node); n == nil || !nodeEqual(n, &l.cfg.Node) {
+		// The node's own row drifted (or vanished): write it back.
+		if err := apply(l.cfg.Applier, fsm.RegisterRequestType, &state.Registration{Node: l.cfg.Node}); err != nil {
+			return err
+		}
+	}
 	l.mu.Lock()
 	seen := map[string]bool{}
 	for _, cs := range catSvcs {
@@ -150,14 +157,44 @@ func (l *State) SyncFull() error {
 }
 
 // SyncChanges writes every out-of-sync service and check to the catalog and
-// removes what was deleted locally. Syncs are serialized (the Run loop and
-// API calls that wait for their change both call it), so writes land in
-// the order their snapshots were taken. An entry changed again while its
-// write was in flight stays out of sync for the next round. A failed write
-// does not stop the others; their errors are returned together.
+// removes what was deleted locally, and returns once a round that started
+// after the call has finished (so the caller's own change is written).
+// Rounds run one at a time (the Run loop and API calls that wait for their
+// change both call it), so writes land in the order their snapshots were
+// taken; callers arriving during a round share the next one. An entry
+// changed again while its write was in flight stays out of sync for the
+// next round. A failed write does not stop the others; their errors are
+// returned together.
 func (l *State) SyncChanges() error {
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
+	r := &l.sync
+	r.mu.Lock()
+	r.called++
+	me := r.called
+	for r.running && r.covered < me {
+		r.cond.Wait()
+	}
+	if r.covered >= me {
+		err := r.err
+		r.mu.Unlock()
+		return err
+	}
+	r.running = true
+	covers := r.called // every call so far has its change in the local state
+	r.mu.Unlock()
+
+	err := l.syncRound()
+
+	r.mu.Lock()
+	r.running, r.covered, r.err = false, covers, err
+	r.cond.Broadcast()
+	r.mu.Unlock()
+	return err
+}
+
+// syncRound writes the pending work of one round. The writes concern
+// distinct services and checks, so they go to Raft together (Raft groups
+// them into few log batches) and are accounted for as each lands.
+func (l *State) syncRound() error {
 	type pending struct {
 		reg    *state.Registration
 		dereg  *state.Deregistration
@@ -180,7 +217,7 @@ func (l *State) SyncChanges() error {
 			continue
 		}
 		p := pending{svc: ss, svcGen: ss.gen, chks: map[*checkState]uint64{},
-			reg: &state.Registration{Node: l.cfg.Node, Service: cloneService(ss.svc)}}
+			reg: l.registration(cloneService(ss.svc))}
 		// A service goes with all its checks, so the catalog never shows
 		// it without them (and healthy) for a moment.
 		for _, cid := range slices.Sorted(maps.Keys(l.checks)) {
@@ -200,7 +237,7 @@ func (l *State) SyncChanges() error {
 		}
 		hc := *cs.hc
 		p := pending{chks: map[*checkState]uint64{cs: cs.gen},
-			reg: &state.Registration{Node: l.cfg.Node, Checks: []*state.HealthCheck{&hc}}}
+			reg: l.registration(nil, &hc)}
 		// A service check goes with its service, in case the catalog lost
 		// it (Consul's syncCheck does the same).
 		if ss, ok := l.services[hc.ServiceID]; ok {
@@ -210,46 +247,79 @@ func (l *State) SyncChanges() error {
 	}
 	l.mu.Unlock()
 
-	var errs []error
+	var (
+		errMu sync.Mutex
+		errs  []error
+		wg    sync.WaitGroup
+		slots = make(chan struct{}, maxConcurrentSyncWrites)
+	)
 	for _, p := range work {
-		var err error
-		if p.dereg != nil {
-			err = apply(l.cfg.Applier, fsm.DeregisterType, p.dereg)
-		} else {
-			err = apply(l.cfg.Applier, fsm.RegisterRequestType, p.reg)
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		switch {
-		case p.dereg != nil && p.dereg.ServiceID != "":
-			l.cfg.Logger.Info("local: deregistered service", "service", p.dereg.ServiceID)
-		case p.dereg != nil:
-			l.cfg.Logger.Debug("local: deregistered check", "check", p.dereg.CheckID)
-		case p.svc != nil:
-			l.cfg.Logger.Info("local: synced service", "service", p.reg.Service.ID)
-		default:
-			l.cfg.Logger.Debug("local: synced check", "check", p.reg.Checks[0].CheckID)
-		}
-		l.mu.Lock()
-		switch {
-		case p.dereg != nil && p.dereg.ServiceID != "":
-			delete(l.deregServices, p.dereg.ServiceID)
-		case p.dereg != nil:
-			delete(l.deregChecks, p.dereg.CheckID)
-		}
-		if p.svc != nil && p.svc.gen == p.svcGen {
-			p.svc.inSync = true
-		}
-		for cs, gen := range p.chks {
-			if cs.gen == gen {
-				cs.inSync = true
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			if err := l.write(p.reg, p.dereg); err != nil {
+				errMu.Lock()
+				errs = append(errs, err)
+				errMu.Unlock()
+				return
 			}
-		}
-		l.mu.Unlock()
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			switch {
+			case p.dereg != nil && p.dereg.ServiceID != "":
+				delete(l.deregServices, p.dereg.ServiceID)
+			case p.dereg != nil:
+				delete(l.deregChecks, p.dereg.CheckID)
+			}
+			if p.svc != nil && p.svc.gen == p.svcGen {
+				p.svc.inSync = true
+			}
+			for cs, gen := range p.chks {
+				if cs.gen == gen {
+					cs.inSync = true
+				}
+			}
+		}()
 	}
+	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// maxConcurrentSyncWrites bounds the Raft writes one sync round has in
+// flight.
+const maxConcurrentSyncWrites = 64
+
+// write applies one registration or deregistration and logs it.
+func (l *State) write(reg *state.Registration, dereg *state.Deregistration) error {
+	var err error
+	if dereg != nil {
+		err = apply(l.cfg.Applier, fsm.DeregisterType, dereg)
+	} else {
+		err = apply(l.cfg.Applier, fsm.RegisterRequestType, reg)
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case dereg != nil && dereg.ServiceID != "":
+		l.cfg.Logger.Info("local: deregistered service", "service", dereg.ServiceID)
+	case dereg != nil:
+		l.cfg.Logger.Debug("local: deregistered check", "check", dereg.CheckID)
+	case reg.Service != nil:
+		l.cfg.Logger.Info("local: synced service", "service", reg.Service.ID)
+	default:
+		l.cfg.Logger.Debug("local: synced check", "check", reg.Checks[0].CheckID)
+	}
+	return nil
+}
+
+// registration is a write of a service and checks on this node. The node
+// itself is left as the catalog has it (SkipNodeUpdate: the agent
+// registers its node when it leads and a full sync repairs it), or created
+// from ours if missing, which keeps each write small.
+func (l *State) registration(svc *state.Service, checks ...*state.HealthCheck) *state.Registration {
+	return &state.Registration{Node: l.cfg.Node, SkipNodeUpdate: true, Service: svc, Checks: checks}
 }
 
 func apply(ap Applier, t fsm.MessageType, body any) error {
@@ -261,6 +331,12 @@ func apply(ap Applier, t fsm.MessageType, body any) error {
 		return err
 	}
 	return nil
+}
+
+// nodeEqual compares the agent's node with the catalog's row.
+func nodeEqual(a, b *state.Node) bool {
+	return a.ID == b.ID && a.Node == b.Node && a.Address == b.Address && a.Datacenter == b.Datacenter &&
+		maps.Equal(a.TaggedAddresses, b.TaggedAddresses) && maps.Equal(a.Meta, b.Meta)
 }
 
 // serviceEqual compares what the agent registers with what the catalog
