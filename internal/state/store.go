@@ -17,6 +17,7 @@ package state
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 
 	"github.com/hashicorp/go-memdb"
@@ -70,6 +71,8 @@ type txn struct {
 	idx   uint64
 	now   int64
 	store *Store // nil for read-only use
+	// bumped lists the index rows already set to idx in this transaction.
+	bumped []string
 }
 
 func (s *Store) writeTxn(idx uint64, now int64) *txn {
@@ -84,11 +87,16 @@ func (tx *txn) Commit() {
 	}
 }
 
-// bumpIndex records idx as the latest change of table.
+// bumpIndex records idx as the latest change of table, once per
+// transaction (a registration touches the same rows several times).
 func (tx *txn) bumpIndex(table string) error {
+	if slices.Contains(tx.bumped, table) {
+		return nil
+	}
 	if err := tx.Insert(tableIndex, &IndexEntry{Key: table, Value: tx.idx}); err != nil {
 		return fmt.Errorf("state: index %s: %w", table, err)
 	}
+	tx.bumped = append(tx.bumped, table)
 	return nil
 }
 
