@@ -110,20 +110,16 @@ func (s *Store) ServiceChecks(ws memdb.WatchSet, name string) (uint64, []*Health
 func (s *Store) ChecksInState(ws memdb.WatchSet, status string) (uint64, []*HealthCheck, error) {
 	tx := s.db.Txn(false)
 	defer tx.Abort()
-	var it memdb.ResultIterator
-	var err error
-	if status == "any" {
-		it, err = tx.Get(tableChecks, "id")
-	} else {
-		it, err = tx.Get(tableChecks, "status", status)
-	}
+	it, err := tx.Get(tableChecks, "id")
 	if err != nil {
 		return 0, nil, fmt.Errorf("state: checks in state: %w", err)
 	}
 	ws.Add(it.WatchCh())
 	out := []*HealthCheck{}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		out = append(out, raw.(*HealthCheck))
+		if c := raw.(*HealthCheck); status == "any" || c.Status == status {
+			out = append(out, c)
+		}
 	}
 	return maxIndex(tx, tableChecks), out, nil
 }

@@ -94,9 +94,11 @@ func schema() *memdb.DBSchema {
 					&memdb.StringFieldIndex{Field: "Node", Lowercase: true},
 					&memdb.StringFieldIndex{Field: "CheckID"},
 				}}},
-				"node":    {Name: "node", Indexer: &memdb.StringFieldIndex{Field: "Node", Lowercase: true}},
+				"node": {Name: "node", Indexer: &memdb.StringFieldIndex{Field: "Node", Lowercase: true}},
+				// No index on Status: every check write would pay for it
+				// on the FSM's one goroutine, and reads by state are rare
+				// (ChecksInState scans).
 				"service": {Name: "service", AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "ServiceName", Lowercase: true}},
-				"status":  {Name: "status", Indexer: &memdb.StringFieldIndex{Field: "Status"}},
 			},
 		},
 	}}
