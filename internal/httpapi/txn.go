@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/go-memdb"
@@ -77,7 +78,7 @@ var txnVerbs = map[string]bool{
 	state.VerbSet: true, state.VerbCAS: true, state.VerbLock: true, state.VerbUnlock: true,
 	state.VerbGet: true, state.VerbGetTree: true, state.VerbCheckIndex: true,
 	state.VerbCheckSession: true, state.VerbCheckNotExists: true, state.VerbDelete: true,
-	state.VerbDeleteTree: true, state.VerbDeleteCAS: true,
+	state.VerbDeleteTree: true, state.VerbDeleteCAS: true, state.VerbAdd: true,
 }
 
 // parseTxn decodes and validates a transaction body.
@@ -116,6 +117,11 @@ func (s *Server) validateTxn(body []txnOp) ([]state.TxnOp, error) {
 		if max := s.cfg.Limits.KVMaxValueSize; len(kv.Value) > max {
 			return nil, tooLarge("Operation %d: value is %d bytes, over the kv_max_value_size limit of %d bytes by %d bytes",
 				i, len(kv.Value), max, len(kv.Value)-max)
+		}
+		if kv.Verb == state.VerbAdd {
+			if _, err := strconv.ParseInt(string(kv.Value), 10, 64); err != nil {
+				return nil, badRequest("Operation %d: add needs a decimal integer Value (base64 of e.g. \"-1\"), got %q", i, kv.Value)
+			}
 		}
 		// A lock op without a session is not refused here: like any other
 		// failing op it is reported in the 409 with the rest (Consul's way).

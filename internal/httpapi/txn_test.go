@@ -2,9 +2,12 @@ package httpapi_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	consul "github.com/hashicorp/consul/api"
@@ -201,5 +204,72 @@ func TestStatusAndCatalog(t *testing.T) {
 	roots, _, err := a.Client.Agent().ConnectCARoots(nil)
 	if err != nil || roots.ActiveRootID == "" || len(roots.Roots) != 1 || !strings.Contains(roots.Roots[0].RootCertPEM, "BEGIN CERTIFICATE") {
 		t.Fatalf("ca roots: %+v %v", roots, err)
+	}
+}
+
+// The add extension sells exactly the stock, whoever races for it: a buy is
+// one transaction, with no read and no retry.
+func TestTxn_AddSellsExactlyTheStock(t *testing.T) {
+	a := testagent.Start(t)
+	kv := a.Client.KV()
+	if _, err := kv.Put(&consul.KVPair{Key: "stock", Value: []byte("100")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	buy := consul.TxnOps{
+		{KV: &consul.KVTxnOp{Verb: "add", Key: "stock", Value: []byte("-1")}},
+		{KV: &consul.KVTxnOp{Verb: "add", Key: "orders", Value: []byte("1")}},
+	}
+	var sold atomic.Int64
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				ok, resp, _, err := a.Client.Txn().Txn(buy, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if !ok {
+					if !strings.Contains(resp.Errors[0].What, "below zero") {
+						t.Errorf("refused for another reason: %+v", resp.Errors)
+					}
+					return
+				}
+				sold.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	stock, _, _ := kv.Get("stock", nil)
+	orders, _, _ := kv.Get("orders", nil)
+	if sold.Load() != 100 || string(stock.Value) != "0" || string(orders.Value) != "100" {
+		t.Fatalf("sold %d, stock %q, orders %q", sold.Load(), stock.Value, orders.Value)
+	}
+
+	tests := map[string]struct {
+		value  string
+		status int
+		want   string
+	}{
+		"not an integer delta": {"many", 400, "decimal integer"},
+		"sum below zero":       {"-1", 409, "below zero"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			body := fmt.Sprintf(`[{"KV":{"Verb":"add","Key":"stock","Value":%q}}]`, base64.StdEncoding.EncodeToString([]byte(tc.value)))
+			status, resp := do(t, a, "PUT", "/v1/txn", []byte(body))
+			if status != tc.status || !strings.Contains(resp, tc.want) {
+				t.Fatalf("got %d %q, want %d containing %q", status, resp, tc.status, tc.want)
+			}
+		})
+	}
+	if _, err := kv.Put(&consul.KVPair{Key: "word", Value: []byte("hello")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ok, resp, _, _ := a.Client.Txn().Txn(consul.TxnOps{{KV: &consul.KVTxnOp{Verb: "add", Key: "word", Value: []byte("1")}}}, nil)
+	if ok || !strings.Contains(resp.Errors[0].What, "not a decimal integer") {
+		t.Fatalf("add to a word: ok=%v %+v", ok, resp)
 	}
 }

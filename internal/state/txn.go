@@ -2,6 +2,9 @@ package state
 
 import (
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
 )
 
 // KV transaction verbs, Consul's names.
@@ -18,6 +21,14 @@ const (
 	VerbDelete         = "delete"
 	VerbDeleteTree     = "delete-tree"
 	VerbDeleteCAS      = "delete-cas"
+
+	// VerbAdd is muster's extension (plain Consul clients never send it):
+	// add the decimal integer in Value to the key's decimal integer value
+	// (a missing or empty key counts as 0). It fails if the key holds no
+	// integer or the sum would be negative, so a flash sale decrements its
+	// stock in one request, without a read, a check-index and retries. It
+	// returns the entry with its new value.
+	VerbAdd = "add"
 )
 
 // TxnOp is one operation of a transaction: a KV op (Key and the fields
@@ -197,6 +208,8 @@ func txnOpTxn(tx *txn, op TxnOp) ([]*KVEntry, error) {
 		return nil, kvDeleteTxn(tx, op.Key)
 	case VerbDeleteTree:
 		return nil, kvDeleteTreeTxn(tx, op.Key)
+	case VerbAdd:
+		return kvAddTxn(tx, op)
 	case VerbDeleteCAS:
 		ok, err := kvDeleteCASTxn(tx, op.Key, op.Index)
 		if err != nil {
@@ -215,6 +228,42 @@ func txnOpTxn(tx *txn, op TxnOp) ([]*KVEntry, error) {
 		return nil, err
 	}
 	return stripValue(cur), nil
+}
+
+// kvAddTxn applies an add op (see VerbAdd).
+func kvAddTxn(tx *txn, op TxnOp) ([]*KVEntry, error) {
+	delta, err := strconv.ParseInt(string(op.Value), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("failed to add to key %q: %q is not a decimal integer", op.Key, op.Value)
+	}
+	cur, err := kvGetTxn(tx, op.Key)
+	if err != nil {
+		return nil, err
+	}
+	var have int64
+	flags := op.Flags
+	if cur != nil {
+		flags = cur.Flags
+		if v := strings.TrimSpace(string(cur.Value)); v != "" {
+			if have, err = strconv.ParseInt(v, 10, 64); err != nil {
+				return nil, fmt.Errorf("failed to add to key %q: it holds %q, not a decimal integer", op.Key, cur.Value)
+			}
+		}
+	}
+	if delta > 0 && have > math.MaxInt64-delta || delta < 0 && have < math.MinInt64-delta {
+		return nil, fmt.Errorf("failed to add %d to key %q: it holds %d, and the sum overflows", delta, op.Key, have)
+	}
+	if have+delta < 0 {
+		return nil, fmt.Errorf("failed to add %d to key %q: it holds %d, and the sum would be below zero", delta, op.Key, have)
+	}
+	if err := kvSetTxn(tx, &KVEntry{Key: op.Key, Flags: flags, Value: []byte(strconv.FormatInt(have+delta, 10))}); err != nil {
+		return nil, err
+	}
+	e, err := kvGetTxn(tx, op.Key)
+	if err != nil {
+		return nil, err
+	}
+	return []*KVEntry{e}, nil
 }
 
 func stripValue(e *KVEntry) []*KVEntry {

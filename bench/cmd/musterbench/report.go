@@ -99,6 +99,7 @@ var references = []reference{
 	{"seckill", "Consul 1.22.7 (dev)", 0.385, 0.385, "s", "sold out in", "muster", "value", 0},
 	{"seckill", "Consul 1.22.7 (dev)", 5.1, 5.1, "s", "p99 buy latency", "muster", "p99", 0},
 	{"seckill", "Consul 1.22.7 (dev)", 0.385, 0.385, "s", "sold out in", "muster(txn)", "value", 0},
+	{"seckill", "Consul 1.22.7 (dev)", 0.385, 0.385, "s", "sold out in", "muster(add)", "value", 0},
 	{"watch-wake", "Consul 1.22.7 (dev)", 56, 94, "ms", "1000 watchers all woken", "muster", "value", 0},
 	{"reg-dereg", "Consul 1.22.7 (dev)", 2171, 2171, "ops/s", "register or deregister calls", "muster", "value", 3},
 	{"health-query", "Consul 1.22.7 (dev)", 50, 50, "q/s", "queries of 1000 instances", "muster", "value", 10},

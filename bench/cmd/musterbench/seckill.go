@@ -44,6 +44,9 @@ func seckill(ctx context.Context, e *env) []*result {
 			})
 			r.note("%d transactions refused with 409 and retried", conflicts.Load())
 			out = append(out, r)
+			out = append(out, runSeckill(ctx, e, "muster(add)", v.kv(0), func(_ context.Context, prefix string) (buyFunc, func(), error) {
+				return musterAddBuy(e.muster, prefix), func() {}, nil
+			}))
 		}
 	}
 	return out
@@ -166,6 +169,32 @@ type txnKV struct {
 	Key   string
 	Value []byte `json:",omitempty"`
 	Index uint64 `json:",omitempty"`
+}
+
+// musterAddBuy buys with muster's add extension: one transaction that
+// adds -1 to the stock (refused if it would go below zero) and +1 to the
+// orders; no read, no retry. A 409 means sold out.
+func musterAddBuy(c *musterClient, prefix string) buyFunc {
+	body, _ := json.Marshal([]txnOp{
+		{txnKV{Verb: "add", Key: prefix + "stock", Value: []byte("-1")}},
+		{txnKV{Verb: "add", Key: prefix + "orders", Value: []byte("1")}},
+	})
+	return func(ctx context.Context, _ int) (bool, int64, error) {
+		_, b, err := c.do(ctx, http.MethodPut, "/v1/txn", body)
+		var se *httpStatusError
+		switch {
+		case errors.As(err, &se) && se.status == http.StatusConflict:
+			return false, 0, nil
+		case err != nil:
+			return false, 0, err
+		}
+		var resp struct{ Results []struct{ KV kvEntry } }
+		if err := json.Unmarshal(b, &resp); err != nil || len(resp.Results) != 2 {
+			return false, 0, fmt.Errorf("PUT /v1/txn: want 2 results, got %q (%v)", b, err)
+		}
+		left, err := strconv.ParseInt(string(resp.Results[0].KV.Value), 10, 64)
+		return true, left, err
+	}
 }
 
 // musterTxnBuy buys without a lock: read stock and orders in one GET
