@@ -28,6 +28,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"agent":    {"Runs a muster agent", runAgent},
 		"catalog":  {"Interact with the catalog", catalogGroup().run},
+		"keygen":   {"Generates a new encryption key", runKeygen},
 		"kv":       {"Interact with the key-value store", kvGroup().run},
 		"lock":     {"Execute a command holding a lock", runLock},
 		"members":  {"Lists the members of a muster cluster", runMembers},
