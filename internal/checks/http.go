@@ -33,8 +33,13 @@ func newHTTPProber(s Spec, tlsConfig *tls.Config) *httpProber {
 	// connection is dropped after two intervals. Like Consul's transport,
 	// it honours HTTP_PROXY and friends (never for loopback). Dials and
 	// handshakes are bounded by the probe's context.
+	// Only GET and HEAD probes keep their connection: Go retries those on a
+	// fresh connection when the server closed the idle one, but not a POST
+	// or PUT with a body, which would turn critical for nothing.
+	keepAlive := s.Method == "" || s.Method == http.MethodGet || s.Method == http.MethodHead
 	t := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
+		DisableKeepAlives:   !keepAlive,
 		MaxIdleConnsPerHost: 1,
 		IdleConnTimeout:     2 * s.Interval,
 		TLSClientConfig:     tlsConfig,
@@ -79,7 +84,8 @@ func (p *httpProber) probe(ctx context.Context) (string, string) {
 
 	// Read no more than we keep: Consul reads the whole body into a ring
 	// buffer and keeps its end; we keep its start and leave the rest unread
-	// (the connection is not reused). A read error only shortens the output:
+	// (which closes this probe's connection instead of keeping it for the
+	// next). A read error only shortens the output:
 	// the status code has decided.
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, int64(p.maxOutput)))
 	output := fmt.Sprintf("HTTP %s %s: %s Output: %s", p.method, p.url, resp.Status, body)

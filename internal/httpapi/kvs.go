@@ -62,7 +62,7 @@ func (s *Server) kvGet(w http.ResponseWriter, r *http.Request) (any, error) {
 		ck := respKey{query: cacheQuery(r)}
 		err := s.blockingQuery(w, r, o, func(ws memdb.WatchSet, st *state.Store) (uint64, error) {
 			idx, k, err := st.KVKeys(ws, key, sep)
-			keys, ck.st, ck.idx = k, st, idx
+			keys, ck.st, ck.idx, ck.reaps = k, st, idx, st.Reaps()
 			return idx, err
 		})
 		if err != nil {
@@ -78,7 +78,7 @@ func (s *Server) kvGet(w http.ResponseWriter, r *http.Request) (any, error) {
 		ck := respKey{query: cacheQuery(r)}
 		err := s.blockingQuery(w, r, o, func(ws memdb.WatchSet, st *state.Store) (uint64, error) {
 			idx, e, err := st.KVList(ws, key)
-			entries, ck.st, ck.idx = e, st, idx
+			entries, ck.st, ck.idx, ck.reaps = e, st, idx, st.Reaps()
 			return idx, err
 		})
 		if err != nil {

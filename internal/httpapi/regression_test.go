@@ -108,3 +108,30 @@ func TestRegression_SecondWaitOfSameSessionLosesQueuePlace(t *testing.T) {
 		t.Fatalf("long wait answered false after %v while the key was free (holder %q)", time.Since(start).Round(time.Millisecond), p.Session)
 	}
 }
+
+// A tombstone reap takes a list's index back to an earlier value; the
+// cached answer for that index must not come back with the deleted key.
+func TestRegression_CachedListAfterReap(t *testing.T) {
+	a := testagent.Start(t)
+	kv := a.Client.KV()
+	for _, k := range []string{"a/y", "a/x"} {
+		if _, err := kv.Put(&consul.KVPair{Key: k, Value: []byte("1")}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pairs, _, err := kv.List("a/", nil); err != nil || len(pairs) != 2 {
+		t.Fatalf("list: %v %v", pairs, err)
+	}
+	if _, err := kv.Delete("a/y", nil); err != nil {
+		t.Fatal(err)
+	}
+	st := a.FSMState()
+	idx := st.LatestIndex()
+	if _, err := st.Reap(idx+1, 0, idx); err != nil {
+		t.Fatal(err)
+	}
+	pairs, _, err := kv.List("a/", nil)
+	if err != nil || len(pairs) != 1 || pairs[0].Key != "a/x" {
+		t.Fatalf("list after delete and reap: %v %v", pairs, err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -32,6 +33,7 @@ type respKey struct {
 	st    *state.Store // a restore may repeat indexes in a new store
 	query string       // path and query, without index and wait
 	idx   uint64
+	reaps uint64 // KV lists: a tombstone reap can take a list's index back
 }
 
 type respEntry struct {
@@ -75,7 +77,7 @@ func (c *respCache) answer(w http.ResponseWriter, r *http.Request, key respKey, 
 		}
 		e.body, e.err = json.Marshal(v)
 		e.body = append(e.body, '\n')
-		c.account(e, len(e.body))
+		c.account(key, e, len(e.body))
 	})
 	if e.err != nil {
 		c.forget(key, e)
@@ -89,7 +91,7 @@ func (c *respCache) answer(w http.ResponseWriter, r *http.Request, key respKey, 
 			zw.Write(e.body)
 			zw.Close()
 			e.gz = b.Bytes()
-			c.account(e, len(e.gz))
+			c.account(key, e, len(e.gz))
 		})
 		w.Header().Set("Content-Encoding", "gzip")
 		return rawBody{contentType: "application/json", data: e.gz}, nil
@@ -100,9 +102,12 @@ func (c *respCache) answer(w http.ResponseWriter, r *http.Request, key respKey, 
 // account adds n encoded bytes and drops the oldest entries while the cache
 // holds too many entries or bytes. A dropped entry's readers keep their
 // bytes; later readers encode anew.
-func (c *respCache) account(e *respEntry, n int) {
+func (c *respCache) account(key respKey, e *respEntry, n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.entries[key] != e {
+		return // dropped meanwhile: its bytes go with its last readers
+	}
 	e.size += n
 	c.bytes += n
 	for len(c.order) > 1 && (len(c.order) > c.max || c.bytes > c.maxBytes) {
@@ -122,6 +127,9 @@ func (c *respCache) forget(key respKey, e *respEntry) {
 	if c.entries[key] == e {
 		c.bytes -= e.size
 		delete(c.entries, key)
+		if i := slices.Index(c.order, key); i >= 0 {
+			c.order = slices.Delete(c.order, i, i+1)
+		}
 	}
 }
 

@@ -182,12 +182,14 @@ func (l *State) SyncChanges() error {
 	covers := r.called // every call so far has its change in the local state
 	r.mu.Unlock()
 
-	err := l.syncRound()
-
-	r.mu.Lock()
-	r.running, r.covered, r.err = false, covers, err
-	r.cond.Broadcast()
-	r.mu.Unlock()
+	err := errors.New("local: sync round did not finish")
+	defer func() { // even if the round panics, later callers must not wait forever
+		r.mu.Lock()
+		r.running, r.covered, r.err = false, covers, err
+		r.cond.Broadcast()
+		r.mu.Unlock()
+	}()
+	err = l.syncRound()
 	return err
 }
 

@@ -306,5 +306,14 @@ func (s *Store) Reap(idx uint64, now int64, upTo uint64) (int, error) {
 		}
 	}
 	tx.Commit()
+	if n > 0 {
+		s.reaps.Add(1)
+	}
 	return n, nil
 }
+
+// Reaps counts the reaps that removed tombstones. A list's index (the
+// highest of its entries' and tombstones' indexes) can go back to an
+// earlier value after one, with other content: readers that key anything
+// on such an index must key it on Reaps too.
+func (s *Store) Reaps() uint64 { return s.reaps.Load() }

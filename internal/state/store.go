@@ -45,6 +45,8 @@ type Store struct {
 
 	// latest is the index of the last committed write.
 	latest atomic.Uint64
+	// reaps counts tombstone reaps (see Reaps).
+	reaps atomic.Uint64
 }
 
 // New returns an empty Store.
