@@ -141,8 +141,26 @@ func (r *Runner) loop(ctx context.Context, p prober, stagger time.Duration) {
 			lastReported = report
 			r.report(report, output)
 		}
-		t.Reset(r.spec.Interval)
+		t.Reset(untilGrid(time.Now(), r.spec.Interval))
 	}
+}
+
+// untilGrid returns how long to wait from now for the next probe: the
+// interval, stretched to the next multiple of a coarse grid (a tenth of the
+// interval, at most 100 ms). Checks that are due within the same grid step
+// then wake together, so a thousand checks cost far fewer thread wake-ups
+// (on this machine a wake-up is most of an idle check's CPU) while their
+// random stagger still spreads them over the interval.
+func untilGrid(now time.Time, interval time.Duration) time.Duration {
+	grid := min(100*time.Millisecond, interval/10)
+	if grid <= 0 {
+		return interval
+	}
+	next := now.Add(interval)
+	if rem := next.Sub(next.Truncate(grid)); rem > 0 {
+		next = next.Add(grid - rem)
+	}
+	return next.Sub(now)
 }
 
 // report passes a result to the Notifier unless the runner is stopped.

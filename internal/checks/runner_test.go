@@ -121,3 +121,26 @@ func TestThresholds(t *testing.T) {
 		t.Errorf("after the recovery: %s, want passing", u.status)
 	}
 }
+
+func TestUntilGrid(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		now      time.Time
+		interval time.Duration
+		want     time.Duration
+	}{
+		{"already on the grid", base, 10 * time.Second, 10 * time.Second},
+		{"stretched to the next 100 ms", base.Add(30 * time.Millisecond), 10 * time.Second, 10*time.Second + 70*time.Millisecond},
+		{"short interval, grid a tenth", base.Add(3 * time.Millisecond), time.Second, time.Second + 97*time.Millisecond},
+		{"tiny interval", base.Add(time.Millisecond), 10 * time.Millisecond, 10 * time.Millisecond},
+		{"no grid below 10 ns", base.Add(3), 5, 5},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := untilGrid(tc.now, tc.interval); got != tc.want {
+				t.Fatalf("untilGrid = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
