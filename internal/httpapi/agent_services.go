@@ -22,11 +22,15 @@ import (
 // client that registers and then reads the catalog or health endpoints sees
 // its service. If the sync fails (no leader), the change stands locally and
 // anti-entropy retries it; the answer is still a success, as in Consul.
-func (s *Server) synced(err error) error {
+//
+// sync writes just the entity the call changed (Local.SyncService or
+// SyncCheck), so concurrent calls for different services go to Raft in
+// parallel.
+func (s *Server) synced(err error, sync func() error) error {
 	if err != nil {
 		return localError(err)
 	}
-	if err := s.cfg.Local.SyncChanges(); err != nil {
+	if err := sync(); err != nil {
 		s.cfg.Logger.Warn("http: local change not yet in the catalog; anti-entropy will retry", "err", err)
 	}
 	return nil
@@ -42,12 +46,14 @@ func (s *Server) agentServiceRegister(w http.ResponseWriter, r *http.Request) (a
 	if err != nil {
 		return nil, badRequest("Invalid service: %v", trimPkg(err))
 	}
-	return nil, s.synced(s.cfg.Local.AddService(svc, chks, queryFlag(r, "replace-existing-checks")))
+	return nil, s.synced(s.cfg.Local.AddService(svc, chks, queryFlag(r, "replace-existing-checks")),
+		func() error { return s.cfg.Local.SyncService(svc.ID) })
 }
 
 // agentServiceDeregister serves PUT /v1/agent/service/deregister/{id}.
 func (s *Server) agentServiceDeregister(w http.ResponseWriter, r *http.Request) (any, error) {
-	return nil, s.synced(s.cfg.Local.RemoveService(r.PathValue("id")))
+	id := r.PathValue("id")
+	return nil, s.synced(s.cfg.Local.RemoveService(id), func() error { return s.cfg.Local.SyncService(id) })
 }
 
 // agentServiceMaintenance serves PUT /v1/agent/service/maintenance/{id}.
@@ -56,7 +62,9 @@ func (s *Server) agentServiceMaintenance(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return nil, err
 	}
-	return nil, s.synced(s.cfg.Local.SetServiceMaintenance(r.PathValue("id"), enable, query(r).Get("reason")))
+	id := r.PathValue("id")
+	return nil, s.synced(s.cfg.Local.SetServiceMaintenance(id, enable, query(r).Get("reason")),
+		func() error { return s.cfg.Local.SyncCheck(local.ServiceMaintenanceID(id)) })
 }
 
 // agentNodeMaintenance serves PUT /v1/agent/maintenance.
@@ -65,7 +73,8 @@ func (s *Server) agentNodeMaintenance(w http.ResponseWriter, r *http.Request) (a
 	if err != nil {
 		return nil, err
 	}
-	return nil, s.synced(s.cfg.Local.SetNodeMaintenance(enable, query(r).Get("reason")))
+	return nil, s.synced(s.cfg.Local.SetNodeMaintenance(enable, query(r).Get("reason")),
+		func() error { return s.cfg.Local.SyncCheck(local.NodeMaintenanceID) })
 }
 
 func maintenanceFlag(r *http.Request) (bool, error) {
@@ -135,18 +144,21 @@ func (s *Server) agentCheckRegister(w http.ResponseWriter, r *http.Request) (any
 	if err != nil {
 		return nil, badRequest("Invalid check: %v", trimPkg(err))
 	}
-	return nil, s.synced(s.cfg.Local.AddCheck(c))
+	return nil, s.synced(s.cfg.Local.AddCheck(c), func() error { return s.cfg.Local.SyncCheck(c.Health.CheckID) })
 }
 
 // agentCheckDeregister serves PUT /v1/agent/check/deregister/{id}.
 func (s *Server) agentCheckDeregister(w http.ResponseWriter, r *http.Request) (any, error) {
-	return nil, s.synced(s.cfg.Local.RemoveCheck(r.PathValue("id")))
+	id := r.PathValue("id")
+	return nil, s.synced(s.cfg.Local.RemoveCheck(id), func() error { return s.cfg.Local.SyncCheck(id) })
 }
 
 // agentCheckTTL serves PUT /v1/agent/check/pass|warn|fail/{id}?note=.
 func (s *Server) agentCheckTTL(status string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) (any, error) {
-		return nil, s.synced(s.cfg.Local.UpdateTTL(r.PathValue("id"), status, query(r).Get("note")))
+		id := r.PathValue("id")
+		return nil, s.synced(s.cfg.Local.UpdateTTL(id, status, query(r).Get("note")),
+			func() error { return s.cfg.Local.SyncCheck(id) })
 	}
 }
 
@@ -160,7 +172,8 @@ func (s *Server) agentCheckUpdate(w http.ResponseWriter, r *http.Request) (any, 
 	if !checkStatuses[b.Status] || b.Status == "" {
 		return nil, badRequest("Invalid check status: %q", b.Status)
 	}
-	return nil, s.synced(s.cfg.Local.UpdateTTL(r.PathValue("id"), b.Status, b.Output))
+	id := r.PathValue("id")
+	return nil, s.synced(s.cfg.Local.UpdateTTL(id, b.Status, b.Output), func() error { return s.cfg.Local.SyncCheck(id) })
 }
 
 // agentHealth is one entry of /v1/agent/health/service/*.
@@ -216,7 +229,7 @@ func (s *Server) localHealth(svc *state.Service) *agentHealth {
 		}
 		h.Checks = append(h.Checks, checksJSON([]*state.HealthCheck{c})[0])
 		status := c.Status
-		if c.CheckID == local.NodeMaintenanceID || strings.HasPrefix(c.CheckID, "_service_maintenance:") {
+		if c.CheckID == local.NodeMaintenanceID || c.CheckID == local.ServiceMaintenanceID(svc.ID) {
 			status = "maintenance"
 		}
 		if rank[status] > rank[h.AggregatedStatus] {

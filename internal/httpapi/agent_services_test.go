@@ -344,3 +344,36 @@ func TestAntiEntropy_EnableTagOverride(t *testing.T) {
 		}
 	}
 }
+
+// Maintenance on and off is in the catalog when the call returns.
+func TestAgentService_MaintenanceReachesCatalogBeforeAnswer(t *testing.T) {
+	a := testagent.Start(t)
+	ag := a.Client.Agent()
+	if err := ag.ServiceRegister(&consul.AgentServiceRegistration{ID: "m", Name: "m",
+		Check: &consul.AgentServiceCheck{TTL: "1m", Status: "passing"}}); err != nil {
+		t.Fatal(err)
+	}
+	passing := func() int {
+		e, _, err := a.Client.Health().Service("m", "", true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(e)
+	}
+	for _, tc := range []struct {
+		toggle func() error
+		want   int
+	}{
+		{func() error { return ag.EnableServiceMaintenance("m", "deploy") }, 0},
+		{func() error { return ag.DisableServiceMaintenance("m") }, 1},
+		{func() error { return ag.EnableNodeMaintenance("rack") }, 0},
+		{func() error { return ag.DisableNodeMaintenance() }, 1},
+	} {
+		if err := tc.toggle(); err != nil {
+			t.Fatal(err)
+		}
+		if got := passing(); got != tc.want {
+			t.Fatalf("passing instances right after the call: %d, want %d", got, tc.want)
+		}
+	}
+}

@@ -74,6 +74,8 @@ type State struct {
 	triggerCh, fullCh chan struct{}
 	// sync coordinates SyncChanges callers (see there).
 	sync syncRounds
+	// stripes serialize the writes of one entity (see syncEntity).
+	stripes [syncStripes]sync.Mutex
 }
 
 // syncRounds runs one sync at a time (two in flight could land out of
@@ -369,7 +371,7 @@ func (l *State) SetServiceMaintenance(id string, enable bool, reason string) err
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrUnknownService, id)
 	}
-	checkID := serviceMaintenancePfx + id
+	checkID := ServiceMaintenanceID(id)
 	if !enable {
 		if err := l.RemoveCheck(checkID); err != nil && !errors.Is(err, ErrUnknownCheck) {
 			return err
@@ -381,6 +383,10 @@ func (l *State) SetServiceMaintenance(id string, enable bool, reason string) err
 	}
 	return l.AddCheck(maintenanceCheck(checkID, "Service Maintenance Mode", id, reason))
 }
+
+// ServiceMaintenanceID is the ID of a service's maintenance check
+// (Consul's).
+func ServiceMaintenanceID(serviceID string) string { return serviceMaintenancePfx + serviceID }
 
 // SetNodeMaintenance does the same for the whole node.
 func (l *State) SetNodeMaintenance(enable bool, reason string) error {

@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"maps"
 	"math/rand/v2"
 	"reflect"
@@ -193,59 +194,32 @@ func (l *State) SyncChanges() error {
 	return err
 }
 
-// syncRound writes the pending work of one round. The writes concern
-// distinct services and checks, so they go to Raft together (Raft groups
-// them into few log batches) and are accounted for as each lands.
+// syncRound writes the pending work of one round: every entity out of
+// sync, each written by syncEntity, up to maxConcurrentSyncWrites at once
+// (Raft groups them into few log batches).
 func (l *State) syncRound() error {
-	type pending struct {
-		reg    *state.Registration
-		dereg  *state.Deregistration
-		svc    *serviceState
-		svcGen uint64
-		chks   map[*checkState]uint64
-	}
-	var work []pending
 	l.mu.Lock()
+	var todo []entity
 	for _, id := range slices.Sorted(maps.Keys(l.deregServices)) {
-		work = append(work, pending{dereg: &state.Deregistration{Node: l.cfg.Node.Node, ServiceID: id}})
+		todo = append(todo, entity{service: id})
 	}
 	for _, id := range slices.Sorted(maps.Keys(l.deregChecks)) {
-		work = append(work, pending{dereg: &state.Deregistration{Node: l.cfg.Node.Node, CheckID: id}})
+		todo = append(todo, entity{check: id})
 	}
-	included := map[*checkState]bool{}
+	seen := map[entity]bool{}
 	for _, id := range slices.Sorted(maps.Keys(l.services)) {
-		ss := l.services[id]
-		if ss.inSync {
-			continue
+		if !l.services[id].inSync {
+			seen[entity{service: id}] = true
+			todo = append(todo, entity{service: id})
 		}
-		p := pending{svc: ss, svcGen: ss.gen, chks: map[*checkState]uint64{},
-			reg: l.registration(cloneService(ss.svc))}
-		// A service goes with all its checks, so the catalog never shows
-		// it without them (and healthy) for a moment.
-		for _, cid := range slices.Sorted(maps.Keys(l.checks)) {
-			if cs := l.checks[cid]; cs.hc.ServiceID == id {
-				p.chks[cs] = cs.gen
-				hc := *cs.hc
-				p.reg.Checks = append(p.reg.Checks, &hc)
-				included[cs] = true
-			}
-		}
-		work = append(work, p)
 	}
 	for _, id := range slices.Sorted(maps.Keys(l.checks)) {
-		cs := l.checks[id]
-		if cs.inSync || included[cs] {
-			continue
+		if cs := l.checks[id]; !cs.inSync {
+			if e := l.entityOfLocked(id); !seen[e] {
+				seen[e] = true
+				todo = append(todo, e)
+			}
 		}
-		hc := *cs.hc
-		p := pending{chks: map[*checkState]uint64{cs: cs.gen},
-			reg: l.registration(nil, &hc)}
-		// A service check goes with its service, in case the catalog lost
-		// it (Consul's syncCheck does the same).
-		if ss, ok := l.services[hc.ServiceID]; ok {
-			p.reg.Service = cloneService(ss.svc)
-		}
-		work = append(work, p)
 	}
 	l.mu.Unlock()
 
@@ -255,37 +229,143 @@ func (l *State) syncRound() error {
 		wg    sync.WaitGroup
 		slots = make(chan struct{}, maxConcurrentSyncWrites)
 	)
-	for _, p := range work {
+	for _, e := range todo {
 		wg.Add(1)
 		slots <- struct{}{}
 		go func() {
 			defer func() { <-slots; wg.Done() }()
-			if err := l.write(p.reg, p.dereg); err != nil {
+			if err := l.syncEntity(e); err != nil {
 				errMu.Lock()
 				errs = append(errs, err)
 				errMu.Unlock()
-				return
-			}
-			l.mu.Lock()
-			defer l.mu.Unlock()
-			switch {
-			case p.dereg != nil && p.dereg.ServiceID != "":
-				delete(l.deregServices, p.dereg.ServiceID)
-			case p.dereg != nil:
-				delete(l.deregChecks, p.dereg.CheckID)
-			}
-			if p.svc != nil && p.svc.gen == p.svcGen {
-				p.svc.inSync = true
-			}
-			for cs, gen := range p.chks {
-				if cs.gen == gen {
-					cs.inSync = true
-				}
 			}
 		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// entity is what one catalog write covers: a service with all its checks
+// (or the service's removal), or a node check (or a check's removal).
+// Exactly one field is set.
+type entity struct {
+	service string
+	check   string
+}
+
+// entityOfLocked is the entity a check's state is written with: its
+// service's, or its own for a node check.
+func (l *State) entityOfLocked(checkID string) entity {
+	if cs, ok := l.checks[checkID]; ok && cs.hc.ServiceID != "" {
+		return entity{service: cs.hc.ServiceID}
+	}
+	return entity{check: checkID}
+}
+
+// SyncService writes one local service with its checks (or its removal)
+// to the catalog now, unless it is in sync: the agent endpoints call it so
+// that their answer comes after the change is in the catalog. Calls for
+// different services run in parallel.
+func (l *State) SyncService(id string) error { return l.syncEntity(entity{service: id}) }
+
+// SyncCheck writes one local check (with its service, for a service check)
+// or its removal to the catalog now, unless it is in sync.
+func (l *State) SyncCheck(id string) error {
+	l.mu.Lock()
+	e := l.entityOfLocked(id)
+	l.mu.Unlock()
+	return l.syncEntity(e)
+}
+
+// syncEntity writes entity e as the local state has it when the write
+// starts. Writes of one entity are serialized (by a striped lock), and each
+// takes its snapshot under that lock, so a later write always carries the
+// newer state and lands last; writes of different entities run in
+// parallel. An entry changed again while the write was in flight stays out
+// of sync (its generation moved) for the next write.
+func (l *State) syncEntity(e entity) error {
+	stripe := &l.stripes[stripeOf(e)]
+	stripe.Lock()
+	defer stripe.Unlock()
+
+	var (
+		reg    *state.Registration
+		dereg  *state.Deregistration
+		svc    *serviceState
+		svcGen uint64
+		chks   = map[*checkState]uint64{}
+	)
+	l.mu.Lock()
+	switch {
+	case e.service != "" && l.services[e.service] != nil:
+		svc = l.services[e.service]
+		svcGen = svc.gen
+		inSync := svc.inSync
+		reg = l.registration(cloneService(svc.svc))
+		// A service goes with all its checks, so the catalog never shows
+		// it without them (and healthy) for a moment.
+		for _, cid := range slices.Sorted(maps.Keys(l.checks)) {
+			if cs := l.checks[cid]; cs.hc.ServiceID == e.service {
+				chks[cs] = cs.gen
+				inSync = inSync && cs.inSync
+				hc := *cs.hc
+				reg.Checks = append(reg.Checks, &hc)
+			}
+		}
+		if inSync {
+			reg = nil
+		}
+	case e.service != "" && l.deregServices[e.service]:
+		dereg = &state.Deregistration{Node: l.cfg.Node.Node, ServiceID: e.service}
+	case e.check != "" && l.checks[e.check] != nil:
+		cs := l.checks[e.check]
+		if !cs.inSync {
+			chks[cs] = cs.gen
+			hc := *cs.hc
+			reg = l.registration(nil, &hc)
+		}
+	case e.check != "" && l.deregChecks[e.check]:
+		dereg = &state.Deregistration{Node: l.cfg.Node.Node, CheckID: e.check}
+	}
+	l.mu.Unlock()
+	if reg == nil && dereg == nil {
+		return nil // in sync already
+	}
+
+	if err := l.write(reg, dereg); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case dereg != nil && dereg.ServiceID != "":
+		// Re-added meanwhile? Then AddService cleared the flag already.
+		delete(l.deregServices, dereg.ServiceID)
+	case dereg != nil:
+		delete(l.deregChecks, dereg.CheckID)
+	}
+	if svc != nil && svc.gen == svcGen {
+		svc.inSync = true
+	}
+	for cs, gen := range chks {
+		if cs.gen == gen {
+			cs.inSync = true
+		}
+	}
+	return nil
+}
+
+// syncStripes is how many locks serialize the writes of one entity.
+const syncStripes = 64
+
+func stripeOf(e entity) int {
+	h := fnv.New32a()
+	if e.service != "" {
+		h.Write([]byte("s\x00" + e.service))
+	} else {
+		h.Write([]byte("c\x00" + e.check))
+	}
+	return int(h.Sum32() % syncStripes)
 }
 
 // maxConcurrentSyncWrites bounds the Raft writes one sync round has in
