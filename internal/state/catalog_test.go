@@ -83,3 +83,43 @@ func anyClosed(ws memdb.WatchSet) bool {
 	}
 	return false
 }
+
+// A service's checks follow its name and tags, and go with it, leaving the
+// node's other checks alone.
+func TestServiceChecks_FollowAndLeaveWithTheirService(t *testing.T) {
+	s := New()
+	idx := uint64(0)
+	reg := func(svc *Service, checks ...*HealthCheck) {
+		t.Helper()
+		idx++
+		if err := s.Register(idx, 0, &Registration{Node: Node{Node: "n1", Address: "10.0.0.1"}, Service: svc, Checks: checks}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg(&Service{ID: "web1", Service: "web", Tags: []string{"a"}}, &HealthCheck{CheckID: "c-web", ServiceID: "web1", Status: HealthPassing})
+	reg(&Service{ID: "db1", Service: "db"}, &HealthCheck{CheckID: "c-db", ServiceID: "db1", Status: HealthPassing})
+	reg(&Service{ID: "web1", Service: "www", Tags: []string{"b"}}) // renamed, retagged
+
+	check := func(id string) *HealthCheck {
+		_, all, err := s.NodeChecks(nil, "n1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range all {
+			if c.CheckID == id {
+				return c
+			}
+		}
+		return nil
+	}
+	if c := check("c-web"); c == nil || c.ServiceName != "www" || len(c.ServiceTags) != 1 || c.ServiceTags[0] != "b" {
+		t.Fatalf("check after rename: %+v", c)
+	}
+	idx++
+	if err := s.Deregister(idx, 0, &Deregistration{Node: "n1", ServiceID: "web1"}); err != nil {
+		t.Fatal(err)
+	}
+	if check("c-web") != nil || check("c-db") == nil {
+		t.Fatalf("after deregistering web1: c-web %+v, c-db %+v", check("c-web"), check("c-db"))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 )
 
 // Service is a service instance on a node. Its JSON form follows Consul's
@@ -75,8 +76,9 @@ func ensureServiceTxn(tx *txn, svc *Service) error {
 	if err != nil {
 		return fmt.Errorf("state: service lookup: %w", err)
 	}
+	var old *Service
 	if raw != nil {
-		old := raw.(*Service)
+		old = raw.(*Service)
 		n.CreateIndex, n.ModifyIndex = old.CreateIndex, old.ModifyIndex
 		if reflect.DeepEqual(old, &n) {
 			return nil
@@ -97,29 +99,38 @@ func ensureServiceTxn(tx *txn, svc *Service) error {
 	if err := tx.bumpIndex(tableServices); err != nil {
 		return err
 	}
-	return syncServiceChecksTxn(tx, &n)
-}
-
-// syncServiceChecksTxn copies a service's name and tags into its checks,
-// which carry them (Consul's HealthCheck shape).
-func syncServiceChecksTxn(tx *txn, svc *Service) error {
-	it, err := tx.Get(tableChecks, "node", svc.Node)
+	if old == nil || old.Service == n.Service && slices.Equal(old.Tags, n.Tags) {
+		return nil // a new service has no checks yet; unchanged ones are current
+	}
+	// Its checks carry its name and tags (Consul's HealthCheck shape).
+	checks, err := serviceChecksTxn(tx, old)
 	if err != nil {
-		return fmt.Errorf("state: service checks: %w", err)
+		return err
 	}
-	var stale []*HealthCheck
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		c := raw.(*HealthCheck)
-		if c.ServiceID == svc.ID && (c.ServiceName != svc.Service || !slices.Equal(c.ServiceTags, svc.Tags)) {
-			stale = append(stale, c)
-		}
-	}
-	for _, c := range stale {
+	for _, c := range checks {
 		if err := ensureCheckTxn(tx, c); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// serviceChecksTxn returns the checks of one service instance, found
+// through the checks' service-name index (they carry the name the service
+// had when they were written), so a node with a thousand services is not
+// scanned.
+func serviceChecksTxn(tx *txn, svc *Service) ([]*HealthCheck, error) {
+	it, err := tx.Get(tableChecks, "service", svc.Service)
+	if err != nil {
+		return nil, fmt.Errorf("state: service checks: %w", err)
+	}
+	var out []*HealthCheck
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if c := raw.(*HealthCheck); c.ServiceID == svc.ID && strings.EqualFold(c.Node, svc.Node) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 // Deregistration removes, from one node, a check (CheckID), a service and
@@ -170,18 +181,12 @@ func deleteServiceTxn(tx *txn, node, id string) error {
 	if err != nil || raw == nil {
 		return err
 	}
-	it, err := tx.Get(tableChecks, "node", node)
+	checks, err := serviceChecksTxn(tx, raw.(*Service))
 	if err != nil {
-		return fmt.Errorf("state: service checks: %w", err)
-	}
-	var checks []string
-	for c := it.Next(); c != nil; c = it.Next() {
-		if hc := c.(*HealthCheck); hc.ServiceID == id {
-			checks = append(checks, hc.CheckID)
-		}
+		return err
 	}
 	for _, c := range checks {
-		if err := deleteCheckTxn(tx, node, c); err != nil {
+		if err := deleteCheckTxn(tx, node, c.CheckID); err != nil {
 			return err
 		}
 	}
