@@ -159,13 +159,12 @@ func (l *State) SyncFull() error {
 
 // SyncChanges writes every out-of-sync service and check to the catalog and
 // removes what was deleted locally, and returns once a round that started
-// after the call has finished (so the caller's own change is written).
-// Rounds run one at a time (the Run loop and API calls that wait for their
-// change both call it), so writes land in the order their snapshots were
-// taken; callers arriving during a round share the next one. An entry
-// changed again while its write was in flight stays out of sync for the
-// next round. A failed write does not stop the others; their errors are
-// returned together.
+// after the call has finished. The Run loop and SyncFull call it (agent API
+// calls write just their own entity, with SyncService or SyncCheck). Rounds
+// run one at a time and callers arriving during a round share the next one;
+// within a round, entities are written in parallel, each by syncEntity,
+// which keeps the writes of one entity in order. A failed write does not
+// stop the others; their errors are returned together.
 func (l *State) SyncChanges() error {
 	r := &l.sync
 	r.mu.Lock()
