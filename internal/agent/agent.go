@@ -101,6 +101,7 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 		ScriptChecks: cfg.EnableScriptChecks, LocalScriptChecks: cfg.EnableLocalScriptChecks,
 	})
 	if err := a.loadServices(cfg.Services); err != nil {
+		a.local.Close() // stop the checks of the services loaded before the bad one
 		c.Shutdown()
 		return nil, err
 	}
