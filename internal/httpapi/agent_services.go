@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/musterhq/muster/internal/checks"
 	"github.com/musterhq/muster/internal/local"
@@ -103,22 +104,45 @@ func (s *Server) agentServices(w http.ResponseWriter, r *http.Request) (any, err
 	return filterExpr(&f, out)
 }
 
-// agentServiceByID serves GET /v1/agent/service/{id}, with Consul's
-// ContentHash of the service (no blocking on it yet).
+// agentServiceByID serves GET /v1/agent/service/{id}, with a ContentHash
+// of the service. With ?hash=H it blocks, as Consul does, until the
+// service's hash differs from H or ?wait (default 5 min, at most 10) ends.
 func (s *Server) agentServiceByID(w http.ResponseWriter, r *http.Request) (any, error) {
-	svc := s.cfg.Local.Service(r.PathValue("id"))
-	if svc == nil {
-		return nil, &httpError{http.StatusNotFound, CodeNotFound, "unknown service ID: " + r.PathValue("id")}
+	id := r.PathValue("id")
+	o, err := parseQuery(r, s.cfg.Agent.Datacenter)
+	if err != nil {
+		return nil, err
 	}
-	out := struct {
-		*agentService
-		ContentHash string
-	}{agentService: newLocalService(svc, s.cfg.Agent.Datacenter)}
-	b, _ := json.Marshal(out.agentService)
-	sum := sha256.Sum256(b)
-	out.ContentHash = hex.EncodeToString(sum[:8])
-	w.Header().Set("X-Consul-ContentHash", out.ContentHash)
-	return out, nil
+	wait := o.wait
+	if wait <= 0 {
+		wait = defaultWait
+	}
+	deadline := time.NewTimer(min(wait, maxWait))
+	defer deadline.Stop()
+	for {
+		changed := s.cfg.Local.ServicesChanged()
+		svc := s.cfg.Local.Service(id)
+		if svc == nil {
+			return nil, &httpError{http.StatusNotFound, CodeNotFound, "unknown service ID: " + id}
+		}
+		out := struct {
+			*agentService
+			ContentHash string
+		}{agentService: newLocalService(svc, s.cfg.Agent.Datacenter)}
+		b, _ := json.Marshal(out.agentService)
+		sum := sha256.Sum256(b)
+		out.ContentHash = hex.EncodeToString(sum[:8])
+		if h := query(r).Get("hash"); h != "" && h == out.ContentHash {
+			select {
+			case <-changed:
+				continue
+			case <-deadline.C:
+			case <-r.Context().Done():
+			}
+		}
+		w.Header().Set("X-Consul-ContentHash", out.ContentHash)
+		return out, nil
+	}
 }
 
 // agentChecks serves GET /v1/agent/checks: the local checks by ID.

@@ -377,3 +377,47 @@ func TestAgentService_MaintenanceReachesCatalogBeforeAnswer(t *testing.T) {
 		}
 	}
 }
+
+// GET /v1/agent/service/{id}?hash=H blocks until the service changes, as
+// Consul's does (consul-template and proxies watch it).
+func TestAgentService_BlockingOnHash(t *testing.T) {
+	a := testagent.Start(t)
+	ag := a.Client.Agent()
+	reg := &consul.AgentServiceRegistration{ID: "h", Name: "h", Tags: []string{"v1"}}
+	if err := ag.ServiceRegister(reg); err != nil {
+		t.Fatal(err)
+	}
+	_, meta, err := ag.Service("h", nil)
+	if err != nil || meta.LastContentHash == "" {
+		t.Fatalf("hash %q, %v", meta.LastContentHash, err)
+	}
+	// An unchanged service answers with the same hash when the wait ends.
+	_, same, err := ag.Service("h", &consul.QueryOptions{WaitHash: meta.LastContentHash, WaitTime: 50 * time.Millisecond})
+	if err != nil || same.LastContentHash != meta.LastContentHash {
+		t.Fatalf("after an idle wait: %q, %v", same.LastContentHash, err)
+	}
+	type answer struct {
+		svc  *consul.AgentService
+		hash string
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		svc, m, err := ag.Service("h", &consul.QueryOptions{WaitHash: meta.LastContentHash, WaitTime: 30 * time.Second})
+		if err != nil {
+			t.Error(err)
+		}
+		ch <- answer{svc, m.LastContentHash}
+	}()
+	reg.Tags = []string{"v2"}
+	if err := ag.ServiceRegister(reg); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-ch:
+		if got.hash == meta.LastContentHash || got.svc.Tags[0] != "v2" {
+			t.Fatalf("woke with hash %q tags %v", got.hash, got.svc.Tags)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the blocking read did not wake on the change")
+	}
+}

@@ -74,6 +74,9 @@ type State struct {
 	triggerCh, fullCh chan struct{}
 	// sync coordinates SyncChanges callers (see there).
 	sync syncRounds
+	// servicesCh is closed (and replaced) when a local service changes,
+	// for readers blocking on a service's ContentHash; guarded by mu.
+	servicesCh chan struct{}
 	// stripes serialize the writes of one entity (see syncEntity).
 	stripes [syncStripes]sync.Mutex
 }
@@ -125,7 +128,21 @@ func New(cfg Config) *State {
 		triggerCh: make(chan struct{}, 1), fullCh: make(chan struct{}, 1),
 	}
 	l.sync.cond = sync.NewCond(&l.sync.mu)
+	l.servicesCh = make(chan struct{})
 	return l
+}
+
+// ServicesChanged returns a channel closed at the next change of any local
+// service (added, replaced, removed, its tags taken from the catalog).
+func (l *State) ServicesChanged() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.servicesCh
+}
+
+func (l *State) servicesChangedLocked() {
+	close(l.servicesCh)
+	l.servicesCh = make(chan struct{})
 }
 
 // AddService adds or replaces a service with its checks, all or nothing:
@@ -160,6 +177,7 @@ func (l *State) AddService(svc *state.Service, chks []*Check, replaceChecks bool
 		}
 	}
 	l.services[svc.ID] = &serviceState{svc: svc}
+	l.servicesChangedLocked()
 	delete(l.deregServices, svc.ID)
 	// Checks of the service carry its name and tags.
 	for _, cs := range l.checks {
@@ -240,6 +258,7 @@ func (l *State) RemoveService(id string) error {
 		return fmt.Errorf("%w: %q", ErrUnknownService, id)
 	}
 	delete(l.services, id)
+	l.servicesChangedLocked()
 	l.deregServices[id] = true
 	var stop []*checkState
 	for cid, cs := range l.checks {

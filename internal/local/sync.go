@@ -116,6 +116,7 @@ func (l *State) SyncFull() error {
 			svc := cloneService(ss.svc)
 			svc.Tags = slices.Clone(cs.Tags)
 			ss.svc = svc
+			l.servicesChangedLocked()
 			for _, c := range l.checks {
 				if c.hc.ServiceID == svc.ID {
 					hc := *c.hc
