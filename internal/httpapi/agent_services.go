@@ -251,7 +251,7 @@ func (s *Server) localHealth(svc *state.Service) *agentHealth {
 		if c.ServiceID != "" && c.ServiceID != svc.ID {
 			continue
 		}
-		h.Checks = append(h.Checks, checksJSON([]*state.HealthCheck{c})[0])
+		h.Checks = append(h.Checks, checkJSON(c))
 		status := c.Status
 		if c.CheckID == local.NodeMaintenanceID || c.CheckID == local.ServiceMaintenanceID(svc.ID) {
 			status = "maintenance"

@@ -101,14 +101,19 @@ func newCatalogService(in state.ServiceInstance) *catalogService {
 func checksJSON(in []*state.HealthCheck) []*state.HealthCheck {
 	out := make([]*state.HealthCheck, len(in))
 	for i, c := range in {
-		if c.ServiceTags == nil {
-			cc := *c
-			cc.ServiceTags = []string{}
-			c = &cc
-		}
-		out[i] = c
+		out[i] = checkJSON(c)
 	}
 	return out
+}
+
+// checkJSON is one check as checksJSON shows it.
+func checkJSON(c *state.HealthCheck) *state.HealthCheck {
+	if c.ServiceTags != nil {
+		return c
+	}
+	cc := *c
+	cc.ServiceTags = []string{}
+	return &cc
 }
 
 func tagsJSON(tags []string) []string {

@@ -72,26 +72,11 @@ type State struct {
 	// triggerCh asks the syncer to push changes now, fullCh to compare
 	// everything with the catalog (capacity 1 each).
 	triggerCh, fullCh chan struct{}
-	// sync coordinates SyncChanges callers (see there).
-	sync syncRounds
 	// servicesCh is closed (and replaced) when a local service changes,
 	// for readers blocking on a service's ContentHash; guarded by mu.
 	servicesCh chan struct{}
 	// stripes serialize the writes of one entity (see syncEntity).
 	stripes [syncStripes]sync.Mutex
-}
-
-// syncRounds runs one sync at a time (two in flight could land out of
-// order and leave an older write in the catalog) and lets callers share
-// rounds: a caller waits for a round that starts after its call, so a
-// burst of registrations costs one round, not one each.
-type syncRounds struct {
-	mu      sync.Mutex
-	cond    *sync.Cond
-	running bool
-	called  uint64 // calls so far
-	covered uint64 // calls whose changes a finished round has written
-	err     error  // that round's outcome
 }
 
 // serviceState and checkState are guarded by State.mu. gen counts local
@@ -127,7 +112,6 @@ func New(cfg Config) *State {
 		deregServices: map[string]bool{}, deregChecks: map[string]bool{},
 		triggerCh: make(chan struct{}, 1), fullCh: make(chan struct{}, 1),
 	}
-	l.sync.cond = sync.NewCond(&l.sync.mu)
 	l.servicesCh = make(chan struct{})
 	return l
 }

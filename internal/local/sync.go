@@ -159,45 +159,12 @@ func (l *State) SyncFull() error {
 }
 
 // SyncChanges writes every out-of-sync service and check to the catalog and
-// removes what was deleted locally, and returns once a round that started
-// after the call has finished. The Run loop and SyncFull call it (agent API
-// calls write just their own entity, with SyncService or SyncCheck). Rounds
-// run one at a time and callers arriving during a round share the next one;
-// within a round, entities are written in parallel, each by syncEntity,
-// which keeps the writes of one entity in order. A failed write does not
-// stop the others; their errors are returned together.
+// removes what was deleted locally. The Run loop and SyncFull call it (agent
+// API calls write just their own entity, with SyncService or SyncCheck).
+// Entities are written in parallel, each by syncEntity, which keeps the
+// writes of one entity in order, so concurrent calls are safe. A failed write
+// does not stop the others; their errors are returned together.
 func (l *State) SyncChanges() error {
-	r := &l.sync
-	r.mu.Lock()
-	r.called++
-	me := r.called
-	for r.running && r.covered < me {
-		r.cond.Wait()
-	}
-	if r.covered >= me {
-		err := r.err
-		r.mu.Unlock()
-		return err
-	}
-	r.running = true
-	covers := r.called // every call so far has its change in the local state
-	r.mu.Unlock()
-
-	err := errors.New("local: sync round did not finish")
-	defer func() { // even if the round panics, later callers must not wait forever
-		r.mu.Lock()
-		r.running, r.covered, r.err = false, covers, err
-		r.cond.Broadcast()
-		r.mu.Unlock()
-	}()
-	err = l.syncRound()
-	return err
-}
-
-// syncRound writes the pending work of one round: every entity out of
-// sync, each written by syncEntity, up to maxConcurrentSyncWrites at once
-// (Raft groups them into few log batches).
-func (l *State) syncRound() error {
 	l.mu.Lock()
 	var todo []entity
 	for _, id := range slices.Sorted(maps.Keys(l.deregServices)) {
@@ -368,7 +335,7 @@ func stripeOf(e entity) int {
 	return int(h.Sum32() % syncStripes)
 }
 
-// maxConcurrentSyncWrites bounds the Raft writes one sync round has in
+// maxConcurrentSyncWrites bounds the Raft writes one SyncChanges has in
 // flight.
 const maxConcurrentSyncWrites = 64
 
