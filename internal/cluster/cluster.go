@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -35,9 +36,11 @@ var (
 // Config configures a Raft node.
 type Config struct {
 	NodeID string // Raft server ID; stable across restarts
-	Addr   string // advertised Raft address (host:port)
-	Bind   string // address the Raft transport listens on (host:port)
-	Dev    bool   // in-memory, single node, bootstrapped at start
+	Addr   string // advertised Raft address in dev mode (host:port)
+	// Mux is the server port Raft shares with forwarded API calls;
+	// required unless Dev. Shutdown closes it.
+	Mux *Mux
+	Dev bool // in-memory, single node, bootstrapped at start
 	// DataDir holds the durable Raft log (raft.db, fsynced on every
 	// commit) and snapshots. Required unless Dev.
 	DataDir string
@@ -48,6 +51,48 @@ type Config struct {
 
 	// ApplyTimeout bounds how long Apply waits to enqueue an entry.
 	ApplyTimeout time.Duration
+
+	// Timing is Raft's failure detection; zero fields take DefaultTiming
+	// scaled by RaftMultiplier (dev mode elects itself at once instead).
+	Timing Timing
+}
+
+// Timing is how fast Raft notices a dead leader. A follower that hears
+// nothing for a random time in [HeartbeatTimeout, 2*HeartbeatTimeout)
+// starts an election; a leader that cannot reach a quorum for
+// LeaderLeaseTimeout steps down.
+type Timing struct {
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+}
+
+// BaseTiming is the timing at raft_multiplier 1: a dead leader is replaced
+// in about half a second on a LAN. (Consul's base is four times slower and
+// its default multiplier 5; muster's default multiplier is 1.)
+var BaseTiming = Timing{
+	HeartbeatTimeout:   250 * time.Millisecond,
+	ElectionTimeout:    250 * time.Millisecond,
+	LeaderLeaseTimeout: 200 * time.Millisecond,
+}
+
+// Scaled returns BaseTiming times m (m < 1 counts as 1), with the fields
+// set in t kept.
+func (t Timing) Scaled(m int) Timing {
+	if m < 1 {
+		m = 1
+	}
+	d := time.Duration(m)
+	if t.HeartbeatTimeout == 0 {
+		t.HeartbeatTimeout = BaseTiming.HeartbeatTimeout * d
+	}
+	if t.ElectionTimeout == 0 {
+		t.ElectionTimeout = BaseTiming.ElectionTimeout * d
+	}
+	if t.LeaderLeaseTimeout == 0 {
+		t.LeaderLeaseTimeout = min(BaseTiming.LeaderLeaseTimeout*d, t.HeartbeatTimeout)
+	}
+	return t
 }
 
 // Cluster is a running Raft node.
@@ -56,23 +101,32 @@ type Cluster struct {
 	raft   *raft.Raft
 	trans  raft.Transport
 	stores *stores
+	// hadState is set when the node has (or bootstrapped) a configuration.
+	hadState bool
 }
 
 // New starts a Raft node applying to f. In dev mode it runs in memory; else
 // its log and snapshots live under DataDir. With Bootstrap (or Dev) and no
-// existing Raft state it bootstraps a one-server configuration. It returns
-// once this node is leader.
+// existing Raft state it bootstraps a one-server configuration. When this
+// node is the only voter it returns once it leads; otherwise at once (a
+// server waiting for -bootstrap-expect peers or to be added by a leader).
 func New(cfg Config, f *fsm.FSM) (*Cluster, error) {
 	if cfg.ApplyTimeout == 0 {
 		cfg.ApplyTimeout = 10 * time.Second
 	}
+	if !cfg.Dev && cfg.Mux == nil {
+		return nil, errors.New("cluster: a server port is required outside -dev mode")
+	}
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
 	rc.Logger = raftLogger(cfg)
-	// A single server has nobody to wait for: elect it at once.
-	rc.HeartbeatTimeout = 50 * time.Millisecond
-	rc.ElectionTimeout = 50 * time.Millisecond
-	rc.LeaderLeaseTimeout = 50 * time.Millisecond
+	t := cfg.Timing
+	if cfg.Dev {
+		// A single server has nobody to wait for: elect it at once.
+		t = Timing{50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond}
+	}
+	t = t.Scaled(1)
+	rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = t.HeartbeatTimeout, t.ElectionTimeout, t.LeaderLeaseTimeout
 	rc.CommitTimeout = 5 * time.Millisecond
 	rc.MaxAppendEntries = 512 // entries grouped into one commit (and one fsync) under load
 	rc.SnapshotThreshold = 16384
@@ -82,17 +136,13 @@ func New(cfg Config, f *fsm.FSM) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	trans, err := newTransport(cfg)
+	trans := newTransport(cfg)
+	has, err := raft.HasExistingState(st.logs, st.stable, st.snaps)
 	if err != nil {
 		st.close()
-		return nil, err
+		return nil, fmt.Errorf("cluster: read raft state: %w", err)
 	}
 	if cfg.Dev || cfg.Bootstrap {
-		has, err := raft.HasExistingState(st.logs, st.stable, st.snaps)
-		if err != nil {
-			st.close()
-			return nil, fmt.Errorf("cluster: read raft state: %w", err)
-		}
 		if !has {
 			boot := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: trans.LocalAddr()}}}
 			if err := raft.BootstrapCluster(rc, st.logs, st.stable, st.snaps, trans, boot); err != nil {
@@ -106,7 +156,10 @@ func New(cfg Config, f *fsm.FSM) (*Cluster, error) {
 		st.close()
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
-	c := &Cluster{cfg: cfg, raft: r, trans: trans, stores: st}
+	c := &Cluster{cfg: cfg, raft: r, trans: trans, stores: st, hadState: has || cfg.Dev || cfg.Bootstrap}
+	if !c.soleVoter() {
+		return c, nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := c.WaitLeader(ctx); err != nil {
@@ -114,6 +167,61 @@ func New(cfg Config, f *fsm.FSM) (*Cluster, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// soleVoter reports whether this node is the only voter of its
+// configuration, so it can elect itself without anyone else.
+func (c *Cluster) soleVoter() bool {
+	fut := c.raft.GetConfiguration()
+	if fut.Error() != nil {
+		return false
+	}
+	servers := fut.Configuration().Servers
+	return len(servers) == 1 && servers[0].ID == raft.ServerID(c.cfg.NodeID) && servers[0].Suffrage == raft.Voter
+}
+
+// HasState reports whether this server had a Raft configuration when it
+// started (or bootstrapped one): such a server never bootstraps again.
+func (c *Cluster) HasState() bool { return c.hadState }
+
+// BootstrapServers makes the first configuration of a new cluster from
+// servers (-bootstrap-expect). Every server of the set may call it with the
+// same list; the call fails harmlessly on a server that has state.
+func (c *Cluster) BootstrapServers(servers []Server) error {
+	var conf raft.Configuration
+	for _, s := range servers {
+		conf.Servers = append(conf.Servers, raft.Server{ID: raft.ServerID(s.ID), Address: raft.ServerAddress(s.Address), Suffrage: raft.Voter})
+	}
+	if err := c.raft.BootstrapCluster(conf).Error(); err != nil {
+		return fmt.Errorf("cluster: bootstrap: %w", err)
+	}
+	c.hadState = true
+	return nil
+}
+
+// AddVoter adds a server to the configuration (or updates its address); a
+// no-op when it is already there with that address. Leader only.
+func (c *Cluster) AddVoter(id, addr string) error {
+	if err := c.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, 0).Error(); err != nil {
+		return mapRaftError(err)
+	}
+	return nil
+}
+
+// TransferLeadership hands leadership to another voter and waits for it.
+func (c *Cluster) TransferLeadership() error {
+	if err := c.raft.LeadershipTransfer().Error(); err != nil {
+		return mapRaftError(err)
+	}
+	return nil
+}
+
+// RemoveServer removes a server from the configuration. Leader only.
+func (c *Cluster) RemoveServer(id string) error {
+	if err := c.raft.RemoveServer(raft.ServerID(id), 0, 0).Error(); err != nil {
+		return mapRaftError(err)
+	}
+	return nil
 }
 
 // WaitLeader blocks until this node is leader or ctx ends.
@@ -145,6 +253,16 @@ func (c *Cluster) Apply(t fsm.MessageType, body any) (any, uint64, error) {
 	return fut.Response(), fut.Index(), nil
 }
 
+// ApplyRaw is Apply for a body encoded by fsm.EncodeBody elsewhere (a
+// command forwarded by another agent); this leader stamps its clock.
+func (c *Cluster) ApplyRaw(t fsm.MessageType, body []byte) (any, uint64, error) {
+	fut := c.raft.Apply(fsm.EncodeRaw(t, time.Now().UnixNano(), body), c.cfg.ApplyTimeout)
+	if err := fut.Error(); err != nil {
+		return nil, 0, mapRaftError(err)
+	}
+	return fut.Response(), fut.Index(), nil
+}
+
 func mapRaftError(err error) error {
 	switch {
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
@@ -164,10 +282,17 @@ func (c *Cluster) IsLeader() bool { return c.raft.State() == raft.Leader }
 // stops being leader. Only one goroutine may read it.
 func (c *Cluster) LeaderCh() <-chan bool { return c.raft.LeaderCh() }
 
-// Leader returns the leader's Raft address, or "" if none is known.
+// Leader returns the leader's Raft address, or "" if none is known. It is
+// also the leader's server port, where forwarded API calls go.
 func (c *Cluster) Leader() string {
 	addr, _ := c.raft.LeaderWithID()
 	return string(addr)
+}
+
+// LeaderID returns the leader's server ID, or "" if none is known.
+func (c *Cluster) LeaderID() string {
+	_, id := c.raft.LeaderWithID()
+	return string(id)
 }
 
 // VerifyLeader confirms with a quorum that this node is still leader; reads
@@ -219,6 +344,23 @@ func (c *Cluster) Servers() ([]Server, uint64, error) {
 	return out, fut.Index(), nil
 }
 
+// CloseServerPort stops accepting connections on the server port (Raft
+// keeps its open ones until Shutdown). Agent shutdown calls it first.
+func (c *Cluster) CloseServerPort() {
+	if c.cfg.Mux != nil {
+		c.cfg.Mux.Close()
+	}
+}
+
+// HTTPListener is the server port's half for forwarded API calls; nil in
+// dev mode.
+func (c *Cluster) HTTPListener() net.Listener {
+	if c.cfg.Mux == nil {
+		return nil
+	}
+	return c.cfg.Mux.HTTP()
+}
+
 // AppliedIndex is the index of the last entry applied to the FSM.
 func (c *Cluster) AppliedIndex() uint64 { return c.raft.AppliedIndex() }
 
@@ -248,6 +390,9 @@ func (c *Cluster) Shutdown() error {
 	err := c.raft.Shutdown().Error()
 	if t, ok := c.trans.(io.Closer); ok {
 		t.Close()
+	}
+	if c.cfg.Mux != nil {
+		c.cfg.Mux.Close()
 	}
 	if cerr := c.stores.close(); err == nil {
 		err = cerr

@@ -14,8 +14,16 @@ import (
 func BenchmarkApply(b *testing.B) {
 	for name, dev := range map[string]bool{"dev": true, "durable": false} {
 		b.Run(name, func(b *testing.B) {
-			c, err := New(Config{NodeID: "n1", Addr: "127.0.0.1:0", Bind: "127.0.0.1:0", Dev: dev, Bootstrap: true,
-				DataDir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, fsm.New())
+			cfg := Config{NodeID: "n1", Addr: "127.0.0.1:0", Dev: dev, Bootstrap: true,
+				DataDir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+			if !dev {
+				mux, err := Listen("127.0.0.1:0", "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				cfg.Mux = mux
+			}
+			c, err := New(cfg, fsm.New())
 			if err != nil {
 				b.Fatal(err)
 			}

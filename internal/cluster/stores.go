@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -53,19 +52,17 @@ func (s *stores) close() error {
 }
 
 // newTransport returns an in-memory transport in dev mode (a one-node
-// cluster has no peers to talk to), else Raft's TCP transport on Addr.
-func newTransport(cfg Config) (raft.Transport, error) {
+// cluster has no peers to talk to), else Raft's network transport on the
+// server port's Raft half.
+func newTransport(cfg Config) raft.Transport {
 	if cfg.Dev {
 		_, t := raft.NewInmemTransport(raft.ServerAddress(cfg.Addr))
-		return t, nil
+		return t
 	}
-	adv, err := net.ResolveTCPAddr("tcp", cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: raft address %q: %w", cfg.Addr, err)
-	}
-	t, err := raft.NewTCPTransportWithLogger(cfg.Bind, adv, 3, 10*time.Second, raftLogger(cfg))
-	if err != nil {
-		return nil, fmt.Errorf("cluster: raft transport: %w", err)
-	}
-	return t, nil
+	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  raftLayer{cfg.Mux.raft},
+		MaxPool: 3,
+		Timeout: 10 * time.Second,
+		Logger:  raftLogger(cfg),
+	})
 }

@@ -34,21 +34,33 @@ type Limits struct {
 
 // Config is the agent's configuration. JSON keys are Consul's.
 type Config struct {
-	Dev             bool     `json:"-"`
-	Server          bool     `json:"server"`
-	Bootstrap       bool     `json:"bootstrap"`
-	BootstrapExpect int      `json:"bootstrap_expect"`
-	NodeName        string   `json:"node_name"`
-	NodeID          string   `json:"node_id"`
-	Datacenter      string   `json:"datacenter"`
-	DataDir         string   `json:"data_dir"`
-	BindAddr        string   `json:"bind_addr"`
-	ClientAddr      string   `json:"client_addr"`
-	AdvertiseAddr   string   `json:"advertise_addr"`
-	Ports           Ports    `json:"ports"`
-	LogLevel        string   `json:"log_level"`
-	RetryJoin       []string `json:"retry_join"`
-	Limits          Limits   `json:"limits"`
+	Dev             bool   `json:"-"`
+	Server          bool   `json:"server"`
+	Bootstrap       bool   `json:"bootstrap"`
+	BootstrapExpect int    `json:"bootstrap_expect"`
+	NodeName        string `json:"node_name"`
+	NodeID          string `json:"node_id"`
+	Datacenter      string `json:"datacenter"`
+	DataDir         string `json:"data_dir"`
+	BindAddr        string `json:"bind_addr"`
+	ClientAddr      string `json:"client_addr"`
+	AdvertiseAddr   string `json:"advertise_addr"`
+	Ports           Ports  `json:"ports"`
+	LogLevel        string `json:"log_level"`
+	// StartJoin are agents to join at start (-join); failing to reach all
+	// of them stops the agent, as in Consul.
+	StartJoin []string `json:"start_join"`
+	// RetryJoin are agents to join, retried with backoff (starting at one
+	// second, doubling up to RetryInterval) until one answers.
+	RetryJoin     []string `json:"retry_join"`
+	RetryInterval Duration `json:"retry_interval"`
+	// Encrypt is the base64 gossip encryption key (-encrypt, muster keygen).
+	Encrypt string `json:"encrypt"`
+	Limits  Limits `json:"limits"`
+	// Performance tunes Raft's timing (Consul's performance block).
+	Performance Performance `json:"performance"`
+	// GossipLAN tunes the LAN pool's failure detector (Consul's gossip_lan).
+	GossipLAN GossipLAN `json:"gossip_lan"`
 
 	// EnableDebug serves Go's profiler at /debug/pprof (Consul's key).
 	EnableDebug bool `json:"enable_debug"`
@@ -80,6 +92,28 @@ type Config struct {
 	// SessionTTLGrace is how long after its TTL an unrenewed session
 	// expires (muster; Consul instead doubles the TTL).
 	SessionTTLGrace Duration `json:"session_ttl_grace"`
+}
+
+// Performance is Consul's performance block, with muster's explicit Raft
+// timeouts (zero: BaseTiming times RaftMultiplier).
+type Performance struct {
+	// RaftMultiplier scales Raft's timeouts; 1 (muster's default) replaces
+	// a dead leader in about half a second on a LAN, higher values suit
+	// slow or loaded networks.
+	RaftMultiplier         int      `json:"raft_multiplier"`
+	RaftHeartbeatTimeout   Duration `json:"raft_heartbeat_timeout"`
+	RaftElectionTimeout    Duration `json:"raft_election_timeout"`
+	RaftLeaderLeaseTimeout Duration `json:"raft_leader_lease_timeout"`
+}
+
+// GossipLAN is Consul's gossip_lan block: the failure detector's timing.
+// Zero fields take muster's defaults, which detect a dead agent in about
+// two seconds on a LAN.
+type GossipLAN struct {
+	ProbeInterval  Duration `json:"probe_interval"`
+	ProbeTimeout   Duration `json:"probe_timeout"`
+	SuspicionMult  int      `json:"suspicion_mult"`
+	GossipInterval Duration `json:"gossip_interval"`
 }
 
 // Locality is Consul's locality block.
@@ -127,7 +161,9 @@ func Default() *Config {
 			GRPC:    -1,
 			GRPCTLS: -1,
 		},
-		LogLevel: "info",
+		LogLevel:      "info",
+		RetryInterval: Duration(30 * time.Second), // Consul's
+		Performance:   Performance{RaftMultiplier: 1},
 		Limits: Limits{
 			KVMaxValueSize: 512 * 1024,      // Consul's default
 			TxnMaxReqLen:   2 * 1024 * 1024, // room for a full-size value in base64
@@ -150,11 +186,13 @@ func (c *Config) ApplyDev() {
 var knownKeys = map[string][]string{
 	"": {"server", "bootstrap", "bootstrap_expect", "node_name", "node_id", "datacenter",
 		"data_dir", "bind_addr", "client_addr", "advertise_addr", "ports", "log_level",
-		"retry_join", "limits", "session_ttl_grace", "enable_debug", "enable_script_checks",
+		"retry_join", "start_join", "retry_interval", "encrypt", "performance", "gossip_lan", "limits", "session_ttl_grace", "enable_debug", "enable_script_checks",
 		"enable_local_script_checks", "service", "services", "recursors", "dns_config", "node_meta", "locality"},
-	"dns_config": {"only_passing", "udp_answer_limit"},
-	"ports":      {"http", "https", "dns", "server", "serf_lan", "serf_wan", "grpc", "grpc_tls"},
-	"limits":     {"kv_max_value_size", "txn_max_req_len", "txn_max_ops"},
+	"dns_config":  {"only_passing", "udp_answer_limit"},
+	"performance": {"raft_multiplier", "raft_heartbeat_timeout", "raft_election_timeout", "raft_leader_lease_timeout"},
+	"gossip_lan":  {"probe_interval", "probe_timeout", "suspicion_mult", "gossip_interval"},
+	"ports":       {"http", "https", "dns", "server", "serf_lan", "serf_wan", "grpc", "grpc_tls"},
+	"limits":      {"kv_max_value_size", "txn_max_req_len", "txn_max_ops"},
 }
 
 // LoadFile merges a JSON config file into c. It returns the keys it does
@@ -234,19 +272,23 @@ func (c *Config) Validate() error {
 	if c.Datacenter == "" || strings.ContainsAny(c.Datacenter, " /") {
 		return &ValidationError{"datacenter", c.Datacenter, fmt.Errorf("%w: must be non-empty, without spaces or slashes", errInvalid)}
 	}
-	// Multi-server clusters and client agents come with the cluster work;
-	// until then a server is -dev (in memory) or a single -bootstrap server.
-	if !c.Dev && !c.Server {
-		return &ValidationError{"server", c.Server, errors.New("client agents are not implemented yet; run 'muster agent -dev' or a single '-server -bootstrap' server")}
-	}
-	if !c.Dev && c.BootstrapExpect > 1 {
-		return &ValidationError{"bootstrap_expect", c.BootstrapExpect, errors.New("multi-server clusters are not implemented yet; use -bootstrap for a single server")}
-	}
-	if !c.Dev && !c.Bootstrap && c.BootstrapExpect != 1 {
-		return &ValidationError{"bootstrap", c.Bootstrap, errors.New("a server needs -bootstrap (single server) until clustering lands")}
-	}
-	if !c.Dev && c.DataDir == "" {
+	switch {
+	case c.Dev && c.BootstrapExpect > 1:
+		return &ValidationError{"bootstrap_expect", c.BootstrapExpect, errors.New("-dev is a single in-memory server; drop -bootstrap-expect")}
+	case !c.Server && !c.Dev && (c.Bootstrap || c.BootstrapExpect > 0):
+		return &ValidationError{"server", c.Server, errors.New("bootstrap and bootstrap_expect need server mode (-server)")}
+	case c.Bootstrap && !c.Dev && c.BootstrapExpect > 1:
+		return &ValidationError{"bootstrap_expect", c.BootstrapExpect, errors.New("bootstrap and bootstrap_expect are mutually exclusive")}
+	case c.BootstrapExpect < 0:
+		return &ValidationError{"bootstrap_expect", c.BootstrapExpect, fmt.Errorf("%w: must not be negative", errInvalid)}
+	case !c.Dev && c.DataDir == "":
 		return &ValidationError{"data_dir", c.DataDir, errors.New("a data directory is required outside -dev mode")}
+	case c.Server && !c.Dev && (c.Ports.Server < 0 || c.Ports.SerfLAN < 0):
+		return &ValidationError{"ports.server", c.Ports.Server, errors.New("a server needs its server and serf_lan ports")}
+	case !c.Dev && c.Ports.SerfLAN < 0:
+		return &ValidationError{"ports.serf_lan", c.Ports.SerfLAN, errors.New("a client agent needs its serf_lan port to reach the servers")}
+	case c.Performance.RaftMultiplier < 0 || c.Performance.RaftMultiplier > 10:
+		return &ValidationError{"performance.raft_multiplier", c.Performance.RaftMultiplier, fmt.Errorf("%w: want 1 to 10", errInvalid)}
 	}
 	if c.BootstrapExpect == 1 {
 		c.Bootstrap = true

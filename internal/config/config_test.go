@@ -36,7 +36,7 @@ func TestLoadFile_ConsulKeys(t *testing.T) {
 	if c.Ports.DNS != 8600 || c.Limits.TxnMaxOps != 64 {
 		t.Fatalf("defaults lost: %+v", c)
 	}
-	if got := strings.Join(unknown, ","); got != "acl,performance,ports.sidecar_min_port,segments" {
+	if got := strings.Join(unknown, ","); got != "acl,ports.sidecar_min_port,segments" {
 		t.Fatalf("unknown keys %q", got)
 	}
 }
@@ -67,8 +67,14 @@ func TestValidate(t *testing.T) {
 		"dev":                    {func(c *Config) { c.ApplyDev() }, ""},
 		"single durable server":  {func(c *Config) { c.Server, c.Bootstrap, c.DataDir = true, true, "/d" }, ""},
 		"bootstrap_expect 1":     {func(c *Config) { c.Server, c.BootstrapExpect, c.DataDir = true, 1, "/d" }, ""},
-		"client agent":           {func(c *Config) {}, "server"},
-		"cluster not yet":        {func(c *Config) { c.Server, c.BootstrapExpect, c.DataDir = true, 3, "/d" }, "bootstrap_expect"},
+		"client agent":           {func(c *Config) { c.DataDir = "/d" }, ""},
+		"client without data":    {func(c *Config) {}, "data_dir"},
+		"client bootstrapping":   {func(c *Config) { c.BootstrapExpect, c.DataDir = 3, "/d" }, "server"},
+		"three servers":          {func(c *Config) { c.Server, c.BootstrapExpect, c.DataDir = true, 3, "/d" }, ""},
+		"both bootstraps":        {func(c *Config) { c.Server, c.Bootstrap, c.BootstrapExpect, c.DataDir = true, true, 3, "/d" }, "bootstrap_expect"},
+		"dev cluster":            {func(c *Config) { c.ApplyDev(); c.BootstrapExpect = 3 }, "bootstrap_expect"},
+		"server without port":    {func(c *Config) { c.Server, c.DataDir, c.Ports.Server = true, "/d", -1 }, "ports.server"},
+		"multiplier too big":     {func(c *Config) { c.ApplyDev(); c.Performance.RaftMultiplier = 11 }, "performance.raft_multiplier"},
 		"server without data":    {func(c *Config) { c.Server, c.Bootstrap = true, true }, "data_dir"},
 		"bad datacenter":         {func(c *Config) { c.ApplyDev(); c.Datacenter = "dc 1" }, "datacenter"},
 		"bad port":               {func(c *Config) { c.ApplyDev(); c.Ports.HTTP = 70000 }, "ports.http"},

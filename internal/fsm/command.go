@@ -40,14 +40,29 @@ var msgpackHandle = &codec.MsgpackHandle{}
 // (Unix nanoseconds, so that time-dependent rules such as lock-delay and
 // waiter deadlines give the same answer on every server) and the msgpack body.
 func Encode(t MessageType, now int64, body any) ([]byte, error) {
-	var b []byte
-	if err := codec.NewEncoderBytes(&b, msgpackHandle).Encode(body); err != nil {
+	b, err := EncodeBody(body)
+	if err != nil {
 		return nil, fmt.Errorf("fsm: encode %d: %w", t, err)
 	}
-	buf := make([]byte, headerLen, headerLen+len(b))
+	return EncodeRaw(t, now, b), nil
+}
+
+// EncodeBody encodes a command body alone, for a non-leader to send to
+// the leader (which stamps it with EncodeRaw).
+func EncodeBody(body any) ([]byte, error) {
+	var b []byte
+	if err := codec.NewEncoderBytes(&b, msgpackHandle).Encode(body); err != nil {
+		return nil, fmt.Errorf("fsm: encode: %w", err)
+	}
+	return b, nil
+}
+
+// EncodeRaw builds a log entry from a body EncodeBody made.
+func EncodeRaw(t MessageType, now int64, body []byte) []byte {
+	buf := make([]byte, headerLen, headerLen+len(body))
 	buf[0] = byte(t)
 	binary.BigEndian.PutUint64(buf[1:], uint64(now))
-	return append(buf, b...), nil
+	return append(buf, body...)
 }
 
 // decode reads a log entry body.
@@ -113,3 +128,6 @@ type ReapRequest struct {
 // RegisterRequest registers a node (unless SkipNodeUpdate) and, optionally,
 // a service and checks on it.
 type RegisterRequest = state.Registration
+
+// DecodeBody decodes what EncodeBody encoded.
+func DecodeBody(b []byte, v any) error { return decode(b, v) }
