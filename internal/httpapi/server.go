@@ -87,6 +87,12 @@ type Config struct {
 	Metrics *metrics.Metrics
 	// Logs feeds /v1/agent/monitor.
 	Logs LogStream
+	// Gossip is the agent's LAN pool (nil: /v1/agent/members shows only
+	// this agent).
+	Gossip Gossip
+	// Leave makes the agent leave the cluster gracefully and stop (PUT
+	// /v1/agent/leave); it returns once the leave went out.
+	Leave func() error
 	// Extra registers more routes (the UI, later packages) on the mux.
 	Extra func(mux *http.ServeMux)
 }
@@ -107,6 +113,10 @@ func New(cfg Config) *Server {
 	}
 	return s
 }
+
+// SetGossip gives the API the agent's pool when it starts after the API;
+// call it before serving.
+func (s *Server) SetGossip(g Gossip) { s.cfg.Gossip = g }
 
 func (s *Server) store() *state.Store { return s.cfg.FSM.State() }
 

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"github.com/musterhq/muster/internal/forward"
+
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -129,6 +131,10 @@ func (s *Server) sessionCreate(w http.ResponseWriter, r *http.Request) (any, err
 	var b sessionBody
 	if err := decodeBody(r, s.cfg.Limits.MaxBodySize, &b); err != nil {
 		return nil, err
+	}
+	if b.Node == "" {
+		// Created through another agent: the session is that agent's.
+		b.Node = r.Header.Get(forward.HeaderOriginNode)
 	}
 	sess, err := s.newSession(&b)
 	if err != nil {

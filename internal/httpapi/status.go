@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -33,49 +34,6 @@ func (s *Server) statusPeers(w http.ResponseWriter, r *http.Request) (any, error
 	return peers, nil
 }
 
-// member is a gossip member as /v1/agent/members shows it (Consul's shape).
-type member struct {
-	Name        string
-	Addr        string
-	Port        int
-	Tags        map[string]string
-	Status      int
-	ProtocolMin int
-	ProtocolMax int
-	ProtocolCur int
-	DelegateMin int
-	DelegateMax int
-	DelegateCur int
-}
-
-// Serf member status codes, as Consul reports them.
-const memberAlive = 1
-
-func (s *Server) self() member {
-	a := s.cfg.Agent
-	role := "node"
-	if a.Server {
-		role = "consul"
-	}
-	return member{
-		Name: a.NodeName,
-		Addr: a.Address,
-		Port: a.SerfPort,
-		Tags: map[string]string{
-			"role": role, "dc": a.Datacenter, "id": a.NodeID, "build": a.Version,
-			"port": strconv.Itoa(a.ServerPort), "vsn": "2", "vsn_min": "2", "vsn_max": "3",
-			"raft_vsn": "3", "segment": "",
-		},
-		Status:      memberAlive,
-		ProtocolMin: 1, ProtocolMax: 5, ProtocolCur: 2,
-		DelegateMin: 2, DelegateMax: 5, DelegateCur: 4,
-	}
-}
-
-func (s *Server) agentMembers(w http.ResponseWriter, r *http.Request) (any, error) {
-	return []member{s.self()}, nil
-}
-
 func (s *Server) agentSelf(w http.ResponseWriter, r *http.Request) (any, error) {
 	a := s.cfg.Agent
 	cfg := map[string]any{
@@ -98,10 +56,18 @@ func (s *Server) agentSelf(w http.ResponseWriter, r *http.Request) (any, error) 
 		"DebugConfig": map[string]any{"NodeName": a.NodeName, "Datacenter": a.Datacenter, "ServerMode": a.Server},
 		"Coord":       nil,
 		"Member":      s.self(),
-		"Stats":       map[string]any{"raft": map[string]string{"applied_index": strconv.FormatUint(s.cfg.Cluster.AppliedIndex(), 10)}},
+		"Stats":       s.stats(),
 		"Meta":        map[string]string{},
 		"xDS":         nil,
 	}, nil
+}
+
+// stats is /v1/agent/self's Stats: Raft's on a server, none on a client.
+func (s *Server) stats() map[string]any {
+	if s.cfg.Cluster == nil {
+		return map[string]any{}
+	}
+	return map[string]any{"raft": map[string]string{"applied_index": strconv.FormatUint(s.cfg.Cluster.AppliedIndex(), 10)}}
 }
 
 func (s *Server) catalogDatacenters(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -183,6 +149,40 @@ func (s *Server) operatorRaftConfiguration(w http.ResponseWriter, r *http.Reques
 		})
 	}
 	return out, nil
+}
+
+// operatorRaftRemovePeer is DELETE /v1/operator/raft/peer?id=|address=:
+// remove a server from Raft (a dead one autopilot has not removed).
+func (s *Server) operatorRaftRemovePeer(w http.ResponseWriter, r *http.Request) (any, error) {
+	if err := checkDC(r, s.cfg.Agent.Datacenter); err != nil {
+		return nil, err
+	}
+	q := query(r)
+	id, addr := q.Get("id"), q.Get("address")
+	if (id == "") == (addr == "") {
+		return nil, badRequest("Must specify either ?id with the server's ID or ?address with IP:port of peer to remove")
+	}
+	servers, _, err := s.cfg.Cluster.Servers()
+	if err != nil {
+		return nil, err
+	}
+	found := false
+	for _, srv := range servers {
+		if (id != "" && srv.ID == id) || (addr != "" && srv.Address == addr) {
+			id, found = srv.ID, true
+		}
+	}
+	if !found {
+		what, v := "id", id
+		if addr != "" {
+			what, v = "address", addr
+		}
+		return nil, &httpError{http.StatusInternalServerError, CodeNotFound, fmt.Sprintf("%s %q was not found in the Raft configuration", what, v)}
+	}
+	if err := s.cfg.Cluster.RemoveServer(id); err != nil {
+		return nil, err
+	}
+	return nil, nil
 }
 
 func (s *Server) connectCARoots(w http.ResponseWriter, r *http.Request) (any, error) {

@@ -52,8 +52,31 @@ type Config struct {
 	ScriptChecks, LocalScriptChecks bool
 	// Store returns the current state store (it changes on a snapshot
 	// restore); alias checks and full syncs read it.
-	Store  func() *state.Store
-	Logger *slog.Logger
+	Store func() *state.Store
+	// Catalog, when set, is where full syncs read the node's catalog rows
+	// instead of Store: a client agent asks a server.
+	Catalog func(node string) (*NodeRows, error)
+	Logger  *slog.Logger
+}
+
+// NodeRows are a node's catalog entries, as a full sync compares them.
+type NodeRows struct {
+	Node     *state.Node // nil when the node is not registered
+	Services []*state.Service
+	Checks   []*state.HealthCheck
+}
+
+// StoreRows reads a node's rows from a state store.
+func StoreRows(st *state.Store, node string) (*NodeRows, error) {
+	_, _, svcs, err := st.NodeServices(nil, node)
+	if err != nil {
+		return nil, err
+	}
+	_, checks, err := st.NodeChecks(nil, node)
+	if err != nil {
+		return nil, err
+	}
+	return &NodeRows{Node: st.Node(node), Services: svcs, Checks: checks}, nil
 }
 
 // State is the agent's local services and checks. Its methods are safe for

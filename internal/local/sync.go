@@ -89,17 +89,19 @@ func (l *State) ResyncAll() {
 // SyncFull compares the node's catalog entries with the local state, marks
 // the differences, and pushes them.
 func (l *State) SyncFull() error {
-	st := l.cfg.Store()
 	node := l.cfg.Node.Node
-	_, _, catSvcs, err := st.NodeServices(nil, node)
+	var rows *NodeRows
+	var err error
+	if l.cfg.Catalog != nil {
+		rows, err = l.cfg.Catalog(node)
+	} else {
+		rows, err = StoreRows(l.cfg.Store(), node)
+	}
 	if err != nil {
 		return err
 	}
-	_, catChecks, err := st.NodeChecks(nil, node)
-	if err != nil {
-		return err
-	}
-	if n := st.Node(node); n == nil || !nodeEqual(n, &l.cfg.Node) {
+	catSvcs, catChecks := rows.Services, rows.Checks
+	if n := rows.Node; n == nil || !nodeEqual(n, &l.cfg.Node) {
 		// The node's own row drifted (or vanished): write it back.
 		if err := apply(l.cfg.Applier, fsm.RegisterRequestType, &state.Registration{Node: l.cfg.Node}); err != nil {
 			return err

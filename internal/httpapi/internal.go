@@ -1,0 +1,67 @@
+package httpapi
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/musterhq/muster/internal/fsm"
+	"github.com/musterhq/muster/internal/local"
+)
+
+// The /v1/internal endpoints are for agents only: the agent serves them on
+// its server port and refuses them on the HTTP API. They carry what a
+// client agent or a follower needs from the leader for its anti-entropy:
+// writes of its own node's services and checks, and the catalog's view of
+// its node. Bodies are msgpack, as Raft entries are.
+
+// InternalPrefix starts every agent-only path.
+const InternalPrefix = "/v1/internal/"
+
+// ApplyResult is the answer of PUT /v1/internal/apply/{type}: the entry's
+// index and the state store's refusal, if any.
+type ApplyResult struct {
+	Index uint64
+	Error string `json:",omitempty"`
+}
+
+// internalApply applies a command another agent encoded with
+// fsm.EncodeBody. Only the registration commands of anti-entropy are
+// accepted.
+func (s *Server) internalApply(w http.ResponseWriter, r *http.Request) (any, error) {
+	n, err := strconv.Atoi(r.PathValue("type"))
+	t := fsm.MessageType(n)
+	if err != nil || (t != fsm.RegisterRequestType && t != fsm.DeregisterType) {
+		return nil, badRequest("command type %q is not accepted from agents", r.PathValue("type"))
+	}
+	if s.cfg.Cluster == nil {
+		return nil, badRequest("not a server")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.cfg.Limits.TxnMaxReqLen)))
+	if err != nil {
+		return nil, err
+	}
+	out, idx, err := s.cfg.Cluster.ApplyRaw(t, body)
+	if err != nil {
+		return nil, err
+	}
+	res := ApplyResult{Index: idx}
+	if e, ok := out.(error); ok {
+		res.Error = e.Error()
+	}
+	return res, nil
+}
+
+// internalNodeState answers a client agent's full sync with its node's
+// catalog rows (local.NodeRows, msgpack).
+func (s *Server) internalNodeState(w http.ResponseWriter, r *http.Request) (any, error) {
+	rows, err := local.StoreRows(s.store(), r.PathValue("node"))
+	if err != nil {
+		return nil, err
+	}
+	b, err := fsm.EncodeBody(rows)
+	if err != nil {
+		return nil, err
+	}
+	return rawBody{contentType: "application/msgpack", data: b}, nil
+}
