@@ -14,16 +14,20 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-uuid"
+	sockaddr "github.com/hashicorp/go-sockaddr"
 
 	"github.com/musterhq/muster/internal/checks"
 	"github.com/musterhq/muster/internal/cluster"
 	"github.com/musterhq/muster/internal/config"
 	"github.com/musterhq/muster/internal/dns"
+	"github.com/musterhq/muster/internal/forward"
 	"github.com/musterhq/muster/internal/fsm"
+	"github.com/musterhq/muster/internal/gossip"
 	"github.com/musterhq/muster/internal/httpapi"
 	"github.com/musterhq/muster/internal/leader"
 	"github.com/musterhq/muster/internal/local"
@@ -51,13 +55,31 @@ type Agent struct {
 	reloadMu       sync.Mutex
 	configServices map[string]bool
 	api            *httpapi.Server
+	apiAgent       httpapi.Agent
+	fwd            *forward.Handler
 	httpSrv        *http.Server
+	serverSrv      *http.Server // forwarded calls on the server port
 	dnsSrv         *dns.Server
 	httpLn         net.Listener
+
+	// pool is the LAN gossip pool (nil with ports.serf_lan -1 in dev).
+	pool *gossip.Pool
+	// servers are the live servers' ports, for a client agent to forward to.
+	servers atomic.Pointer[[]string]
+	// bootstrapped is set once -bootstrap-expect has been acted on.
+	bootstrapped atomic.Bool
+	// reconcileCh wakes the leader's reconciliation of members.
+	reconcileCh chan struct{}
+	left        chan struct{}
+	leftOnce    sync.Once
 
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
+
+// reconcileInterval is how often the leader reconciles every member even
+// without events (Consul's reconcile_interval).
+const reconcileInterval = 30 * time.Second
 
 // New validates cfg and starts the agent: Raft, the leader loop and the
 // HTTP listener. It returns once the agent serves requests.
@@ -65,60 +87,67 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.NodeID == "" {
-		id, err := uuid.GenerateUUID()
-		if err != nil {
-			return nil, fmt.Errorf("agent: node id: %w", err)
-		}
-		cfg.NodeID = id
+	id, err := nodeID(cfg.NodeID, cfg.DataDir)
+	if err != nil {
+		return nil, err
 	}
+	cfg.NodeID = id
 	// Every log record also reaches /v1/agent/monitor subscribers.
 	logs := logstream.New(logger.Handler())
 	logger = slog.New(logs)
 	a := &Agent{cfg: cfg, logger: logger, fsm: fsm.New(), stop: make(chan struct{}),
+		reconcileCh: make(chan struct{}, 1), left: make(chan struct{}),
 		tombstones: &leader.TombstoneGC{TTL: leader.DefaultTombstoneTTL, Granularity: leader.DefaultTombstoneGranularity}}
-
-	c, err := cluster.New(cluster.Config{
-		NodeID: cfg.NodeID, Dev: cfg.Dev, DataDir: cfg.DataDir, Bootstrap: cfg.Bootstrap,
-		Bind:   net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.Ports.Server)),
-		Addr:   net.JoinHostPort(a.advertiseAddr(), strconv.Itoa(cfg.Ports.Server)),
-		Logger: logger,
-	}, a.fsm)
-	if err != nil {
+	a.apiAgent = httpapi.Agent{
+		NodeName: cfg.NodeName, NodeID: cfg.NodeID, Datacenter: cfg.Datacenter,
+		Address: a.advertiseAddr(), ServerPort: cfg.Ports.Server, SerfPort: cfg.Ports.SerfLAN,
+		Version: Version, Server: cfg.Server,
+	}
+	if err := a.startCluster(); err != nil {
 		return nil, err
 	}
-	a.cluster = c
+	// From here on, a failure shuts down what was started.
+	fail := func(err error) (*Agent, error) {
+		a.Shutdown()
+		return nil, err
+	}
 
 	roots, err := newCARoots(cfg.NodeID)
 	if err != nil {
-		c.Shutdown()
-		return nil, err
+		return fail(err)
 	}
 	a.timers = leader.NewSessionTimers(time.Duration(cfg.SessionTTLGrace), nil, logger)
-	a.local = local.New(local.Config{
-		Node: a.localNode(), Locality: a.locality(), Applier: c, Store: a.fsm.State, Logger: logger,
+	a.fwd = forward.New(forward.Config{
+		Server: cfg.Server, NodeName: cfg.NodeName, Logger: logger, Servers: a.serverAddrs,
+		IsLeader:    func() bool { return a.cluster != nil && a.cluster.IsLeader() },
+		Leader:      func() string { return a.cluster.Leader() },
+		LastContact: func() time.Duration { return a.cluster.LastContact() },
+	})
+	actx, acancel := context.WithCancel(context.Background())
+	go func() { <-a.stop; acancel() }()
+	ap := applier{cluster: a.cluster, fwd: a.fwd, ctx: actx}
+	lc := local.Config{
+		Node: a.localNode(), Locality: a.locality(), Applier: ap, Store: a.fsm.State, Logger: logger,
 		Checks:       checks.Options{Logger: logger},
 		ScriptChecks: cfg.EnableScriptChecks, LocalScriptChecks: cfg.EnableLocalScriptChecks,
-	})
+	}
+	if !cfg.Server {
+		lc.Catalog = ap.catalog // a client agent keeps no catalog of its own
+	}
+	a.local = local.New(lc)
 	if err := a.loadServices(cfg.Services); err != nil {
-		a.local.Close() // stop the checks of the services loaded before the bad one
-		c.Shutdown()
-		return nil, err
+		return fail(err)
 	}
 	a.api = httpapi.New(httpapi.Config{
-		Agent: httpapi.Agent{
-			NodeName: cfg.NodeName, NodeID: cfg.NodeID, Datacenter: cfg.Datacenter,
-			Address: a.advertiseAddr(), ServerPort: cfg.Ports.Server, SerfPort: cfg.Ports.SerfLAN,
-			Version: Version, Server: cfg.Server,
-		},
+		Agent: a.apiAgent,
 		Limits: httpapi.Limits{
 			KVMaxValueSize: cfg.Limits.KVMaxValueSize,
 			TxnMaxReqLen:   cfg.Limits.TxnMaxReqLen,
 			TxnMaxOps:      cfg.Limits.TxnMaxOps,
 			MaxBodySize:    httpapi.DefaultLimits().MaxBodySize,
 		},
-		FSM: a.fsm, Cluster: c, Sessions: a.timers, Logger: logger, CARoots: roots, Local: a.local, Reload: a.Reload,
-		Metrics: a.newMetrics(), Logs: logs,
+		FSM: a.fsm, Cluster: a.cluster, Sessions: a.timers, Logger: logger, CARoots: roots, Local: a.local, Reload: a.Reload,
+		Metrics: a.newMetrics(), Logs: logs, Leave: a.Leave,
 		OnRestore: func() error {
 			a.timers.ClearAll()
 			a.local.ResyncAll()
@@ -133,13 +162,25 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 		},
 	})
 	a.timers.Expire = a.api.DestroySession
+	a.fwd.SetLocal(a.api)
 
-	if err := a.establishLeadership(); err != nil {
-		c.Shutdown()
-		return nil, err
+	if err := a.startGossip(); err != nil {
+		return fail(err)
 	}
-	a.wg.Add(2)
-	go a.leaderLoop()
+	if a.pool != nil {
+		a.api.SetGossip(poolGossip{a.pool})
+	}
+	if a.cluster != nil {
+		if a.cluster.IsLeader() {
+			if err := a.establishLeadership(); err != nil {
+				return fail(err)
+			}
+		}
+		a.wg.Add(1)
+		go a.leaderLoop()
+		a.serveServerPort()
+	}
+	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
 		ctx, cancel := context.WithCancel(context.Background())
@@ -148,24 +189,89 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 	}()
 
 	if err := a.serveHTTP(); err != nil {
-		a.Shutdown()
-		return nil, err
+		return fail(err)
 	}
 	if err := a.serveDNS(); err != nil {
-		a.Shutdown()
-		return nil, err
+		return fail(err)
 	}
 	return a, nil
 }
 
+// startCluster starts Raft on a server: in memory in dev mode, else on the
+// server port, shared with forwarded API calls.
+func (a *Agent) startCluster() error {
+	cfg := a.cfg
+	if !cfg.Server {
+		return nil
+	}
+	cc := cluster.Config{
+		NodeID: cfg.NodeID, Dev: cfg.Dev, DataDir: cfg.DataDir, Bootstrap: cfg.Bootstrap,
+		Addr:   net.JoinHostPort(a.advertiseAddr(), strconv.Itoa(cfg.Ports.Server)),
+		Logger: a.logger,
+		Timing: cluster.Timing{
+			HeartbeatTimeout:   time.Duration(cfg.Performance.RaftHeartbeatTimeout),
+			ElectionTimeout:    time.Duration(cfg.Performance.RaftElectionTimeout),
+			LeaderLeaseTimeout: time.Duration(cfg.Performance.RaftLeaderLeaseTimeout),
+		}.Scaled(cfg.Performance.RaftMultiplier),
+	}
+	if !cfg.Dev {
+		mux, err := cluster.Listen(net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.Ports.Server)),
+			net.JoinHostPort(a.advertiseAddr(), "0"))
+		if err != nil {
+			return err
+		}
+		cc.Mux = mux
+		_, port, _ := net.SplitHostPort(mux.Addr().String())
+		a.apiAgent.ServerPort, _ = strconv.Atoi(port)
+	}
+	c, err := cluster.New(cc, a.fsm)
+	if err != nil {
+		if cc.Mux != nil {
+			cc.Mux.Close()
+		}
+		return err
+	}
+	a.cluster = c
+	return nil
+}
+
+// serveServerPort answers forwarded API calls (and the agent-only
+// /v1/internal endpoints) on the server port's HTTP half.
+func (a *Agent) serveServerPort() {
+	ln := a.cluster.HTTPListener()
+	if ln == nil {
+		return // dev mode: no server port
+	}
+	base, cancel := context.WithCancel(context.Background())
+	go func() { <-a.stop; cancel() }()
+	a.serverSrv = &http.Server{Handler: a.fwd, ReadHeaderTimeout: 10 * time.Second,
+		Protocols: forward.ServerProtocols(true), HTTP2: forward.ServerHTTP2(),
+		BaseContext: func(net.Listener) context.Context { return base }}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := a.serverSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, cluster.ErrMuxClosed) {
+			a.logger.Error("agent: server port stopped", "err", err)
+		}
+	}()
+}
+
+// advertiseAddr is the address other agents reach this one at: -advertise,
+// else -bind, else (bound to every interface) a private IP of this host,
+// as Consul picks one; 127.0.0.1 in dev mode.
 func (a *Agent) advertiseAddr() string {
 	if a.cfg.AdvertiseAddr != "" {
 		return a.cfg.AdvertiseAddr
 	}
-	if a.cfg.BindAddr == "0.0.0.0" || a.cfg.BindAddr == "" {
-		return "127.0.0.1"
+	if a.cfg.BindAddr != "0.0.0.0" && a.cfg.BindAddr != "" {
+		return a.cfg.BindAddr
 	}
-	return a.cfg.BindAddr
+	if !a.cfg.Dev {
+		if ip, err := sockaddr.GetPrivateIP(); err == nil && ip != "" {
+			return ip
+		}
+	}
+	return "127.0.0.1"
 }
 
 func (a *Agent) serveHTTP() error {
@@ -182,7 +288,7 @@ func (a *Agent) serveHTTP() error {
 	// monitor streams answer at once instead of holding up the shutdown.
 	base, cancel := context.WithCancel(context.Background())
 	go func() { <-a.stop; cancel() }()
-	a.httpSrv = &http.Server{Handler: a.api, ReadHeaderTimeout: 10 * time.Second,
+	a.httpSrv = &http.Server{Handler: publicHandler(a.fwd), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return base }}
 	a.wg.Add(1)
 	go func() {
@@ -193,6 +299,18 @@ func (a *Agent) serveHTTP() error {
 	}()
 	a.logger.Info("agent: HTTP API listening", "addr", ln.Addr().String())
 	return nil
+}
+
+// publicHandler is the HTTP API as clients see it: the agent-only
+// /v1/internal endpoints are not there.
+func publicHandler(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, httpapi.InternalPrefix) {
+			http.NotFound(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // serveDNS starts the DNS interface on the DNS port (-1 turns it off).
@@ -243,19 +361,27 @@ func (a *Agent) leaderLoop() {
 	ch := a.cluster.LeaderCh()
 	gcTick := time.NewTicker(a.tombstones.Granularity)
 	defer gcTick.Stop()
+	reconcileTick := time.NewTicker(reconcileInterval)
+	defer reconcileTick.Stop()
 	for {
 		select {
 		case <-a.stop:
 			return
 		case isLeader := <-ch:
 			if !isLeader {
+				a.logger.Info("agent: lost leadership")
 				a.timers.ClearAll()
 				a.tombstones.Reset()
 				continue
 			}
+			a.logger.Info("agent: became the cluster leader")
 			if err := a.establishLeadership(); err != nil {
 				a.logger.Error("agent: leader setup failed", "err", err)
 			}
+		case <-a.reconcileCh:
+			a.reconcileIfLeader()
+		case <-reconcileTick.C:
+			a.reconcileIfLeader()
 		case now := <-gcTick.C:
 			if !a.cluster.IsLeader() {
 				continue
@@ -269,28 +395,21 @@ func (a *Agent) leaderLoop() {
 	}
 }
 
-// establishLeadership registers this node in the catalog with a passing
-// serfHealth check (and, on a server, the "consul" service Consul clients
+func (a *Agent) reconcileIfLeader() {
+	if !a.cluster.IsLeader() {
+		return
+	}
+	if err := a.reconcile(); err != nil {
+		a.logger.Warn("agent: reconciling members failed", "err", err)
+	}
+}
+
+// establishLeadership runs when this server becomes leader: it reconciles
+// the members into the catalog and Raft (this node included, with a passing
+// serfHealth check and, on a server, the "consul" service Consul clients
 // look for) and restarts every TTL session's timer at full TTL.
 func (a *Agent) establishLeadership() error {
-	node := fsm.RegisterRequest{
-		Node: a.localNode(),
-		Checks: []*state.HealthCheck{{
-			CheckID: state.SerfCheckID, Name: "Serf Health Status", Status: state.HealthPassing,
-			Output: "Agent alive and reachable", ServiceTags: []string{}, // Consul shows []
-		}},
-	}
-	if a.cfg.Server {
-		node.Service = &state.Service{
-			ID: "consul", Service: "consul", Port: a.cfg.Ports.Server,
-			Meta: map[string]string{"raft_version": "3", "version": Version},
-		}
-	}
-	out, _, err := a.cluster.Apply(fsm.RegisterRequestType, &node)
-	if err != nil {
-		return err
-	}
-	if err, ok := out.(error); ok {
+	if err := a.reconcile(); err != nil {
 		return err
 	}
 	_, sessions, err := a.fsm.State().SessionList(nil, "")
@@ -373,7 +492,7 @@ func (a *Agent) SyncCatalog() error { return a.local.SyncFull() }
 func (a *Agent) newMetrics() *metrics.Metrics {
 	m := metrics.New()
 	m.Gauge("muster_raft_leader", "1 while this server is the Raft leader.", func() float64 {
-		if a.cluster.IsLeader() {
+		if a.cluster != nil && a.cluster.IsLeader() {
 			return 1
 		}
 		return 0
@@ -418,8 +537,10 @@ func (a *Agent) locality() *state.Locality {
 	return nil
 }
 
-// Shutdown stops the HTTP server (letting in-flight requests finish for a
-// few seconds), the leader loop and Raft.
+// Shutdown stops the HTTP servers (letting in-flight requests finish for a
+// few seconds), the loops, gossip (without a leave: the others see this
+// agent fail; call Leave first for a graceful exit) and Raft. Safe on a
+// partly started agent.
 func (a *Agent) Shutdown() error {
 	select {
 	case <-a.stop:
@@ -427,21 +548,56 @@ func (a *Agent) Shutdown() error {
 	default:
 	}
 	close(a.stop)
-	if a.httpSrv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		if err := a.httpSrv.Shutdown(ctx); err != nil {
-			a.httpSrv.Close()
+	if a.cluster != nil {
+		// Refuse new connections on the server port at once: agents that
+		// forward here see a refused dial, which they safely retry
+		// elsewhere, instead of a call cut off after it was sent.
+		a.cluster.CloseServerPort()
+	}
+	for _, srv := range []*http.Server{a.httpSrv, a.serverSrv} {
+		if srv == nil {
+			continue
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		if err := srv.Shutdown(ctx); err != nil {
+			srv.Close()
+		}
+		cancel()
 	}
 	if a.dnsSrv != nil {
 		a.dnsSrv.Shutdown()
 	}
-	a.timers.ClearAll()
+	if a.timers != nil {
+		a.timers.ClearAll()
+	}
+	if a.pool != nil {
+		a.pool.Shutdown()
+	}
 	a.wg.Wait() // the syncer stops before Raft does
-	a.local.Close()
-	err := a.cluster.Shutdown()
-	return err
+	if a.local != nil {
+		a.local.Close()
+	}
+	if a.fwd != nil {
+		a.fwd.Close()
+	}
+	if a.cluster != nil {
+		return a.cluster.Shutdown()
+	}
+	return nil
+}
+
+// StepDown hands leadership to another server when this one leads (a
+// graceful stop: the cluster keeps a leader without waiting for an
+// election). It is a no-op elsewhere.
+func (a *Agent) StepDown() error {
+	if a.cluster == nil || !a.cluster.IsLeader() {
+		return nil
+	}
+	servers, _, err := a.cluster.Servers()
+	if err != nil || len(servers) < 2 {
+		return err
+	}
+	return a.cluster.TransferLeadership()
 }
 
 // State is the agent's current state store.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/musterhq/muster/internal/agent"
 	"github.com/musterhq/muster/internal/config"
@@ -43,11 +44,18 @@ func agentFlags(args []string, ui *UI) (*config.Config, []string, error) {
 		logLevel        = fs.String("log-level", "", "Log level: trace, debug, info, warn, error")
 		uiFlag          = fs.Bool("ui", false, "Serve the web UI (always on)")
 		enableDebug     = fs.Bool("enable-debug", false, "Serve Go's profiler at /debug/pprof")
+		encrypt         = fs.String("encrypt", "", "Gossip encryption key, base64 (muster keygen)")
+		retryInterval   = fs.Duration("retry-interval", 0, "Longest wait between -retry-join attempts (default 30s)")
+		raftMultiplier  = fs.Int("raft-multiplier", 0, "Scale Raft's timeouts (1 = about half a second failover; up to 10)")
+		raftHeartbeat   = fs.Duration("raft-heartbeat-timeout", 0, "Raft heartbeat timeout (overrides the multiplier)")
+		raftElection    = fs.Duration("raft-election-timeout", 0, "Raft election timeout (overrides the multiplier)")
 		configFiles     stringList
 		retryJoin       stringList
+		startJoin       stringList
 	)
 	fs.Var(&configFiles, "config-file", "JSON config file (repeatable)")
 	fs.Var(&retryJoin, "retry-join", "Address of an agent to join, retried (repeatable)")
+	fs.Var(&startJoin, "join", "Address of an agent to join at start (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
@@ -98,7 +106,18 @@ func agentFlags(args []string, ui *UI) (*config.Config, []string, error) {
 	if set["enable-debug"] {
 		cfg.EnableDebug = *enableDebug
 	}
+	str("encrypt", &cfg.Encrypt, *encrypt)
+	num("raft-multiplier", &cfg.Performance.RaftMultiplier, *raftMultiplier)
+	dur := func(name string, dst *config.Duration, v time.Duration) {
+		if set[name] {
+			*dst = config.Duration(v)
+		}
+	}
+	dur("retry-interval", &cfg.RetryInterval, *retryInterval)
+	dur("raft-heartbeat-timeout", &cfg.Performance.RaftHeartbeatTimeout, *raftHeartbeat)
+	dur("raft-election-timeout", &cfg.Performance.RaftElectionTimeout, *raftElection)
 	cfg.RetryJoin = append(cfg.RetryJoin, retryJoin...)
+	cfg.StartJoin = append(cfg.StartJoin, startJoin...)
 	return cfg, unknown, nil
 }
 
@@ -119,8 +138,24 @@ func runAgent(ctx context.Context, ui *UI, args []string) int {
 	}
 	fmt.Fprintf(ui.Out, "==> muster agent running!\n    Node name: %q\n   Datacenter: %q\n     HTTP API: http://%s\n",
 		cfg.NodeName, cfg.Datacenter, a.HTTPAddr())
-	<-ctx.Done()
-	fmt.Fprintln(ui.Out, "==> Caught signal, shutting down")
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(ui.Out, "==> Caught signal, shutting down")
+		if !cfg.Server {
+			// A client agent leaves gracefully (Consul's leave_on_terminate
+			// default for clients).
+			if err := a.Leave(); err != nil {
+				logger.Warn("agent: graceful leave failed", "err", err)
+			}
+		} else if err := a.StepDown(); err != nil {
+			// A server stays a member (a restart rejoins as the same Raft
+			// server), but a leader hands over first, so the cluster does
+			// not wait out an election.
+			logger.Warn("agent: leadership transfer failed", "err", err)
+		}
+	case <-a.Left():
+		fmt.Fprintln(ui.Out, "==> Left the cluster, shutting down")
+	}
 	if err := a.Shutdown(); err != nil {
 		logger.Error("agent: shutdown", "err", err)
 		return 1

@@ -28,11 +28,18 @@ type Agent struct {
 // letting modify adjust its config, and stops it in t.Cleanup.
 func Start(t testing.TB, modify ...func(*config.Config)) *Agent {
 	t.Helper()
+	return startAgent(t, modify...)
+}
+
+// startAgent starts an agent from the dev defaults as modify changes them.
+func startAgent(t testing.TB, modify ...func(*config.Config)) *Agent {
+	t.Helper()
 	cfg := config.Default()
 	cfg.ApplyDev()
 	cfg.NodeName = "node-" + t.Name()
 	cfg.Ports.HTTP = 0
 	cfg.Ports.DNS = 0
+	cfg.Ports.SerfLAN = 0
 	cfg.SessionTTLGrace = config.Duration(100 * time.Millisecond)
 	for _, m := range modify {
 		m(cfg)
@@ -41,7 +48,7 @@ func Start(t testing.TB, modify ...func(*config.Config)) *Agent {
 	if os.Getenv("MUSTER_TEST_LOG") != "" {
 		out = os.Stderr
 	}
-	logger := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", cfg.NodeName)
 	a, err := agent.New(cfg, logger)
 	if err != nil {
 		t.Fatalf("testagent: start: %v", err)
