@@ -26,16 +26,20 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"agent":    {"Runs a muster agent", runAgent},
-		"catalog":  {"Interact with the catalog", catalogGroup().run},
-		"keygen":   {"Generates a new encryption key", runKeygen},
-		"kv":       {"Interact with the key-value store", kvGroup().run},
-		"lock":     {"Execute a command holding a lock", runLock},
-		"members":  {"Lists the members of a muster cluster", runMembers},
-		"services": {"Interact with services", servicesGroup().run},
-		"snapshot": {"Saves and restores snapshots of muster server state", snapshotGroup().run},
-		"version":  {"Prints the muster version", runVersion},
-		"watch":    {"Watch for changes in muster", runWatch},
+		"agent":       {"Runs a muster agent", runAgent},
+		"catalog":     {"Interact with the catalog", catalogGroup().run},
+		"force-leave": {"Forces a member of the cluster to enter the \"left\" state", runForceLeave},
+		"join":        {"Tell a muster agent to join the cluster", runJoin},
+		"keygen":      {"Generates a new encryption key", runKeygen},
+		"kv":          {"Interact with the key-value store", kvGroup().run},
+		"leave":       {"Gracefully leaves the muster cluster and shuts down", runLeave},
+		"lock":        {"Execute a command holding a lock", runLock},
+		"members":     {"Lists the members of a muster cluster", runMembers},
+		"operator":    {"Provides cluster-level tools for muster operators", operatorGroup().run},
+		"services":    {"Interact with services", servicesGroup().run},
+		"snapshot":    {"Saves and restores snapshots of muster server state", snapshotGroup().run},
+		"version":     {"Prints the muster version", runVersion},
+		"watch":       {"Watch for changes in muster", runWatch},
 	}
 }
 
