@@ -37,12 +37,15 @@ func TestCluster_FormsAndForwards(t *testing.T) {
 		if err != nil || len(cfg.Servers) != 3 {
 			return false
 		}
+		names := map[string]bool{}
 		for _, s := range cfg.Servers {
 			if !s.Voter {
 				return false
 			}
+			names[s.Node] = true
 		}
-		return true
+		// Every server is shown by its node name, not its ID.
+		return names["s1"] && names["s2"] && names["s3"]
 	})
 	members, err := client.Agent().Members(false)
 	if err != nil || len(members) != 4 {

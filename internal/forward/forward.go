@@ -102,7 +102,10 @@ func New(cfg Config) *Handler {
 		cfg.HoldTimeout = DefaultHoldTimeout
 	}
 	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		// A LAN connection opens in well under a millisecond; a server
+		// whose host vanished (no RST) must not hold a call for long
+		// before the next server is tried.
+		DialContext:         (&net.Dialer{Timeout: 500 * time.Millisecond, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     90 * time.Second,
 		// Bodies pass through as the target encoded them (gzip or not).

@@ -138,10 +138,20 @@ func (s *Server) operatorRaftConfiguration(w http.ResponseWriter, r *http.Reques
 		Servers []raftServer
 		Index   uint64
 	}{Index: idx}
+	// A server's node name comes from the catalog, where the leader keeps
+	// every member under its node ID; a server not in it (yet) shows its ID.
+	names := map[string]string{s.cfg.Agent.NodeID: s.cfg.Agent.NodeName}
+	if _, nodes, err := s.store().Nodes(nil); err == nil {
+		for _, n := range nodes {
+			if n.ID != "" && names[n.ID] == "" {
+				names[n.ID] = n.Node
+			}
+		}
+	}
 	for _, srv := range servers {
-		node := srv.ID
-		if srv.ID == s.cfg.Agent.NodeID {
-			node = s.cfg.Agent.NodeName
+		node := names[srv.ID]
+		if node == "" {
+			node = srv.ID
 		}
 		out.Servers = append(out.Servers, raftServer{
 			ID: srv.ID, Node: node, Address: srv.Address, Leader: srv.Leader,
