@@ -21,6 +21,7 @@ import (
 
 	sockaddr "github.com/hashicorp/go-sockaddr"
 
+	"github.com/musterhq/muster/internal/adopt"
 	"github.com/musterhq/muster/internal/checks"
 	"github.com/musterhq/muster/internal/cluster"
 	"github.com/musterhq/muster/internal/config"
@@ -70,8 +71,11 @@ type Agent struct {
 	bootstrapped atomic.Bool
 	// reconcileCh wakes the leader's reconciliation of members.
 	reconcileCh chan struct{}
-	left        chan struct{}
-	leftOnce    sync.Once
+	// adopter runs the checks of nodes whose agent is gone while this
+	// server leads (nil on a client agent).
+	adopter  *adopt.Adopter
+	left     chan struct{}
+	leftOnce sync.Once
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -135,6 +139,12 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 		lc.Catalog = ap.catalog // a client agent keeps no catalog of its own
 	}
 	a.local = local.New(lc)
+	if a.cluster != nil {
+		a.adopter = adopt.New(adopt.Config{
+			State: a.fsm.State, Apply: a.applyOK, Alive: a.alive,
+			Checks: checks.Options{Logger: logger}, Logger: logger,
+		})
+	}
 	if err := a.loadServices(cfg.Services); err != nil {
 		return fail(err)
 	}
@@ -363,11 +373,19 @@ func (a *Agent) leaderLoop() {
 	defer gcTick.Stop()
 	reconcileTick := time.NewTicker(reconcileInterval)
 	defer reconcileTick.Stop()
+	// endTerm ends the duties that run on their own while this server
+	// leads (the adopter).
+	endTerm := func() {}
+	if a.cluster.IsLeader() { // led from the start (dev, -bootstrap)
+		endTerm = a.startAdopter()
+	}
+	defer func() { endTerm() }()
 	for {
 		select {
 		case <-a.stop:
 			return
 		case isLeader := <-ch:
+			endTerm()
 			if !isLeader {
 				a.logger.Info("agent: lost leadership")
 				a.timers.ClearAll()
@@ -378,8 +396,10 @@ func (a *Agent) leaderLoop() {
 			if err := a.establishLeadership(); err != nil {
 				a.logger.Error("agent: leader setup failed", "err", err)
 			}
+			endTerm = a.startAdopter()
 		case <-a.reconcileCh:
 			a.reconcileIfLeader()
+			a.adopter.Wake()
 		case <-reconcileTick.C:
 			a.reconcileIfLeader()
 		case now := <-gcTick.C:
@@ -393,6 +413,32 @@ func (a *Agent) leaderLoop() {
 			}
 		}
 	}
+}
+
+// startAdopter starts adopting the checks of nodes whose agent is gone,
+// for one term of office; the returned func ends it and waits.
+func (a *Agent) startAdopter() func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.adopter.Run(ctx)
+	}()
+	return func() { cancel(); <-done }
+}
+
+// alive reports whether node's agent is alive in the gossip pool (without
+// a pool, only this agent is).
+func (a *Agent) alive(node string) bool {
+	if a.pool == nil {
+		return node == a.cfg.NodeName
+	}
+	for _, m := range a.pool.Members() {
+		if m.Name == node {
+			return m.Status == gossip.StatusAlive || m.Status == gossip.StatusLeaving
+		}
+	}
+	return false
 }
 
 func (a *Agent) reconcileIfLeader() {

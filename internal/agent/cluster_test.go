@@ -1,7 +1,10 @@
 package agent_test
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -167,6 +170,13 @@ func TestCluster_ClientFailureAndLeave(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("acquire: %v %v", ok, err)
 	}
+	// A service whose check asks to be deregistered after 2s critical: with
+	// its agent dead, the leader does it.
+	if err := dead.Client.Client.Agent().ServiceRegister(&consulapi.AgentServiceRegistration{
+		Name: "reaped", Check: &consulapi.AgentServiceCheck{TTL: "1h", Status: "passing", DeregisterCriticalServiceAfter: "2s"},
+	}); err != nil {
+		t.Fatal(err)
+	}
 	dead.Shutdown() // no leave: a crash
 	testagent.WaitFor(t, 10*time.Second, "dead client critical", func() bool {
 		return serfStatus(t, s1, "c1") == "critical"
@@ -175,16 +185,41 @@ func TestCluster_ClientFailureAndLeave(t *testing.T) {
 		p, _, err := s1.KV().Get("lock", nil)
 		return err == nil && p != nil && p.Session == ""
 	})
+	testagent.WaitFor(t, 10*time.Second, "dead agent's service reaped", func() bool {
+		svcs, _, err := s1.Catalog().Service("reaped", "", nil)
+		return err == nil && len(svcs) == 0
+	})
 
+	// A leaving agent's node goes, except for services with cluster-owned
+	// checks: they stay, passing, run by the leader.
 	leaver := c.Clients[1]
+	lc := leaver.Client.Client.Agent()
+	if err := lc.ServiceRegister(&consulapi.AgentServiceRegistration{Name: "plain", Port: 1}); err != nil {
+		t.Fatal(err)
+	}
+	target := c.Servers[0].Addr // a port that stays up after c2 is gone
+	if err := lc.ServiceRegister(&consulapi.AgentServiceRegistration{
+		Name: "kept", Port: 2, Meta: map[string]string{"muster-check-owner": "cluster"},
+		Check: &consulapi.AgentServiceCheck{TCP: target, Interval: "1s"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	testagent.WaitFor(t, 10*time.Second, "kept passing", func() bool {
+		e, _, err := s1.Health().Service("kept", "", true, nil)
+		return err == nil && len(e) == 1
+	})
 	if err := leaver.Leave(); err != nil {
 		t.Fatal(err)
 	}
 	leaver.Shutdown()
-	testagent.WaitFor(t, 10*time.Second, "left client deregistered", func() bool {
-		n, _, err := s1.Catalog().Node("c2", nil)
-		return err == nil && n == nil
+	testagent.WaitFor(t, 10*time.Second, "left client's plain service deregistered", func() bool {
+		svcs, _, err := s1.Catalog().Service("plain", "", nil)
+		return err == nil && len(svcs) == 0 && serfStatus(t, s1, "c2") == "critical"
 	})
+	e, _, err := s1.Health().Service("kept", "", true, nil)
+	if err != nil || len(e) != 1 || e[0].Node.Node != "c2" {
+		t.Fatalf("kept after its agent left: %v %v", e, err)
+	}
 }
 
 // Acknowledged writes survive a stop of every server: the cluster comes
@@ -211,4 +246,84 @@ func TestCluster_WholeClusterRestart(t *testing.T) {
 	if err != nil || len(keys) != n {
 		t.Fatalf("after restart: %d keys, %v", len(keys), err)
 	}
+}
+
+// A service registered through a client agent with cluster-owned checks
+// outlives the agent: once the agent dies the leader runs its check, the
+// instance stays in ?passing while the check passes, a new leader takes
+// the check over, and a check critical past DeregisterCriticalServiceAfter
+// removes the service.
+func TestCluster_OwnedChecksOutliveTheirAgent(t *testing.T) {
+	var failing atomic.Bool
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok"))
+	}))
+	t.Cleanup(target.Close)
+
+	c := testagent.StartCluster(t, 3, 1)
+	agentNode := c.Clients[0]
+	reg := &consulapi.AgentServiceRegistration{
+		ID: "web-1", Name: "web", Port: 80,
+		Meta: map[string]string{"muster-check-owner": "cluster"},
+		Check: &consulapi.AgentServiceCheck{
+			HTTP: target.URL, Interval: "1s", Timeout: "1s", DeregisterCriticalServiceAfter: "3s",
+		},
+	}
+	if err := agentNode.Client.Client.Agent().ServiceRegister(reg); err != nil {
+		t.Fatal(err)
+	}
+	s1 := c.Servers[0].Client.Client
+	passing := func() int {
+		entries, _, err := s1.Health().Service("web", "", true, nil)
+		if err != nil {
+			return -1
+		}
+		return len(entries)
+	}
+	checkStatus := func() string {
+		checks, _, err := s1.Health().Checks("web", nil)
+		if err != nil || len(checks) != 1 {
+			return ""
+		}
+		return checks[0].Status
+	}
+	testagent.WaitFor(t, 10*time.Second, "web passing", func() bool { return passing() == 1 })
+
+	agentNode.Shutdown() // a crash: no leave
+	testagent.WaitFor(t, 10*time.Second, "agent critical", func() bool {
+		return serfStatus(t, s1, "c1") == "critical"
+	})
+	if n := passing(); n != 1 {
+		t.Fatalf("instances passing with their agent dead = %d, want 1", n)
+	}
+
+	// The check really runs on the cluster: its status follows the target.
+	failing.Store(true)
+	testagent.WaitFor(t, 10*time.Second, "check critical, run by the leader", func() bool { return checkStatus() == "critical" })
+	failing.Store(false)
+	testagent.WaitFor(t, 10*time.Second, "check passing again", func() bool { return checkStatus() == "passing" })
+
+	// A new leader takes it over.
+	old := c.Leader()
+	for i, s := range c.Servers {
+		if s == old {
+			c.Kill(i)
+		}
+	}
+	nl := c.WaitLeader(10 * time.Second)
+	live := nl.Client.Client
+	failing.Store(true)
+	testagent.WaitFor(t, 10*time.Second, "check critical under the new leader", func() bool {
+		checks, _, err := live.Health().Checks("web", nil)
+		return err == nil && len(checks) == 1 && checks[0].Status == "critical"
+	})
+	// Critical past DeregisterCriticalServiceAfter (3s): the service goes.
+	testagent.WaitFor(t, 15*time.Second, "service deregistered", func() bool {
+		svcs, _, err := live.Catalog().Service("web", "", nil)
+		return err == nil && len(svcs) == 0
+	})
 }

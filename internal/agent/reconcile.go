@@ -13,6 +13,9 @@ import (
 const (
 	serfAliveOutput  = "Agent alive and reachable"
 	serfFailedOutput = "Agent not live or unreachable"
+	// serfLeftOutput is muster's: a node that left but keeps services
+	// whose checks the cluster runs.
+	serfLeftOutput = "Agent left the cluster; the cluster runs its services' checks"
 )
 
 // reconcile is the leader's membership duty, run when it takes office, on
@@ -161,13 +164,54 @@ func (a *Agent) failMember(m gossip.Member) error {
 	})
 }
 
-// removeMember deletes a node that left from the catalog.
+// removeMember deletes a node that left from the catalog. A node whose
+// services have cluster-owned checks stays, with only those services and a
+// critical serfHealth: the leader runs their checks now (package adopt),
+// and the node goes once they are gone.
 func (a *Agent) removeMember(name string) error {
-	if a.fsm.State().Node(name) == nil {
+	st := a.fsm.State()
+	if st.Node(name) == nil {
 		return nil
 	}
-	a.logger.Info("agent: removing a departed node from the catalog", "node", name)
-	return a.applyOK(fsm.DeregisterType, &state.Deregistration{Node: name})
+	_, checks, err := st.NodeChecks(nil, name)
+	if err != nil {
+		return err
+	}
+	owned := map[string]bool{} // services with a cluster-owned check
+	for _, c := range checks {
+		if c.Definition.Owner == state.OwnerCluster && c.ServiceID != "" {
+			owned[c.ServiceID] = true
+		}
+	}
+	if len(owned) == 0 {
+		a.logger.Info("agent: removing a departed node from the catalog", "node", name)
+		return a.applyOK(fsm.DeregisterType, &state.Deregistration{Node: name})
+	}
+	_, _, svcs, err := st.NodeServices(nil, name)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, s := range svcs {
+		if !owned[s.ID] {
+			errs = append(errs, a.applyOK(fsm.DeregisterType, &state.Deregistration{Node: name, ServiceID: s.ID}))
+		}
+	}
+	for _, c := range checks {
+		if c.ServiceID == "" && c.CheckID != state.SerfCheckID {
+			errs = append(errs, a.applyOK(fsm.DeregisterType, &state.Deregistration{Node: name, CheckID: c.CheckID}))
+		}
+	}
+	if serf := a.serfCheck(name); serf == nil || serf.Status != state.HealthCritical || serf.Output != serfLeftOutput {
+		errs = append(errs, a.applyOK(fsm.RegisterRequestType, &fsm.RegisterRequest{
+			Node: state.Node{Node: name}, SkipNodeUpdate: true,
+			Checks: []*state.HealthCheck{{
+				CheckID: state.SerfCheckID, Name: "Serf Health Status", Status: state.HealthCritical,
+				Output: serfLeftOutput, ServiceTags: []string{},
+			}},
+		}))
+	}
+	return errors.Join(errs...)
 }
 
 // ensureVoter adds a live server to Raft, once the cluster exists.

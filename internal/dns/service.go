@@ -52,7 +52,7 @@ func (s *Server) healthyInstances(st *state.Store, service, tag string) ([]state
 	}
 	out := insts[:0:0]
 	for _, inst := range insts {
-		if (tag == "" || hasTag(inst.Service.Tags, tag)) && s.healthy(inst.Checks) {
+		if (tag == "" || hasTag(inst.Service.Tags, tag)) && s.healthy(inst.HealthChecks()) {
 			out = append(out, inst)
 		}
 	}

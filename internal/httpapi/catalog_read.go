@@ -138,7 +138,7 @@ func (s *Server) healthService(w http.ResponseWriter, r *http.Request) (any, err
 	return s.serviceAnswer(w, r, true, func(insts []state.ServiceInstance, f *readFilters) (any, error) {
 		out := make([]*serviceEntry, 0, len(insts))
 		for _, in := range insts {
-			if passing && !allPassing(in.Checks) {
+			if passing && !allPassing(in.HealthChecks()) {
 				continue
 			}
 			svc := newAgentService(in.Service)

@@ -65,7 +65,16 @@ type CheckDefinition struct {
 	FailuresBeforeCritical int
 
 	DeregisterCriticalServiceAfter state.Duration
+
+	// Owner "cluster" asks the cluster to run this check while the agent
+	// is not alive (state.OwnerCluster; a muster extension).
+	Owner string
 }
+
+// MetaCheckOwner is the service Meta key that makes every HTTP, TCP, UDP
+// and gRPC check of the service cluster-owned ("cluster"), for Consul
+// clients that cannot send a check's Owner field.
+const MetaCheckOwner = "muster-check-owner"
 
 // Check is a validated check: the catalog row it syncs to, and the runner
 // spec that produces its status (nil Spec for an alias check, which follows
@@ -113,6 +122,9 @@ func (d *ServiceDefinition) Service() (*state.Service, []*Check, error) {
 	if svc.ID == "" {
 		svc.ID = d.Name
 	}
+	if owner := d.Meta[MetaCheckOwner]; owner != "" && owner != state.OwnerCluster {
+		return nil, nil, fmt.Errorf("local: invalid Meta %q %q: the only owner is %q", MetaCheckOwner, owner, state.OwnerCluster)
+	}
 	if w := d.Weights; w != nil {
 		if w.Passing < 1 || w.Warning < 0 {
 			return nil, nil, fmt.Errorf("local: invalid weights: Passing must be at least 1 and Warning at least 0")
@@ -135,6 +147,9 @@ func (d *ServiceDefinition) Service() (*state.Service, []*Check, error) {
 		}
 		if c.Name == "" {
 			c.Name = "Service '" + svc.Service + "' check"
+		}
+		if owner := d.Meta[MetaCheckOwner]; owner != "" && c.Owner == "" && (c.HTTP != "" || c.TCP != "" || c.UDP != "" || c.GRPC != "") {
+			c.Owner = owner
 		}
 		chk, err := c.check()
 		if err != nil {
@@ -193,7 +208,16 @@ func (d *CheckDefinition) check() (*Check, error) {
 			AliasNode: d.AliasNode, AliasService: d.AliasService, ScriptArgs: args,
 			Interval: d.Interval, Timeout: d.Timeout, TTL: d.TTL,
 			DeregisterCriticalServiceAfter: d.DeregisterCriticalServiceAfter,
+			Owner:                          d.Owner,
 		},
+	}
+	if d.Owner != "" {
+		if d.Owner != state.OwnerCluster {
+			return nil, fmt.Errorf("invalid Owner %q: the only owner is %q", d.Owner, state.OwnerCluster)
+		}
+		if d.HTTP == "" && d.TCP == "" && d.UDP == "" && d.GRPC == "" {
+			return nil, fmt.Errorf("invalid Owner %q: the cluster runs only HTTP, TCP, UDP and gRPC checks", d.Owner)
+		}
 	}
 	if d.Interval > 0 {
 		hc.Interval = time.Duration(d.Interval).String()

@@ -73,7 +73,16 @@ type HealthCheckDefinition struct {
 	Timeout                        Duration
 	TTL                            Duration `json:",omitempty"`
 	DeregisterCriticalServiceAfter Duration
+	// Owner is OwnerCluster for a check the cluster runs while its own
+	// agent is not alive (a muster extension; "" otherwise).
+	Owner string `json:",omitempty"`
 }
+
+// OwnerCluster marks a cluster-owned check: an HTTP, TCP, UDP or gRPC
+// check that the leader runs in place of its agent while that agent is
+// not alive, so that a healthy service outlives the agent that
+// registered it.
+const OwnerCluster = "cluster"
 
 // kind is the check type a definition implies, Consul's names; "" if none.
 func (d *HealthCheckDefinition) kind() string {

@@ -15,6 +15,30 @@ type ServiceInstance struct {
 	Checks  []*HealthCheck
 }
 
+// HealthChecks are the checks that decide the instance's health: all of
+// its checks, except that an instance with a cluster-owned check does not
+// depend on its agent's serfHealth, since the cluster runs its checks
+// while the agent is gone. Checks still lists every check.
+func (in ServiceInstance) HealthChecks() []*HealthCheck {
+	owned := false
+	for _, c := range in.Checks {
+		if c.Definition.Owner == OwnerCluster {
+			owned = true
+			break
+		}
+	}
+	if !owned {
+		return in.Checks
+	}
+	out := make([]*HealthCheck, 0, len(in.Checks))
+	for _, c := range in.Checks {
+		if c.CheckID != SerfCheckID {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // AllServices returns every service instance with its node, ordered by node
 // then service ID, and the index of the services and nodes tables.
 func (s *Store) AllServices(ws memdb.WatchSet) (uint64, []ServiceInstance, error) {
