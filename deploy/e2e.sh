@@ -18,6 +18,9 @@
 #       writes, the cut-off one refuses a ?consistent read (HTTP 500), and
 #       after `docker network connect` it catches up
 #   (f) the three userservice instances pass their checks
+#   (g) `docker kill` of the client agent they registered with: they stay
+#       in ?passing on the servers (cluster-owned checks, run by the
+#       leader), and a userservice stopped afterwards turns critical
 #
 # (e) runs before (d): with the old leader stopped only two servers are up,
 # and cutting one of them off would leave no quorum at all.
@@ -298,6 +301,35 @@ passing_instances() {
 	[[ $(grep -o '"ID": *"UserService-[^"]*"' <<<"$BODY" | sort -u | wc -l) -eq $1 ]]
 }
 
+# passing_on NODE N: NODE's ?passing answer lists N UserService instances.
+passing_on() {
+	req "$1" GET '/v1/health/service/UserService?passing' || return 1
+	[[ $(grep -o '"ID": *"UserService-[^"]*"' <<<"$BODY" | sort -u | wc -l) -eq $2 ]]
+}
+
+# serf_critical NODE OF: NODE's catalog has OF's serfHealth critical.
+serf_critical() {
+	req "$1" GET "/v1/health/node/$2" && grep -q '"CheckID": *"serfHealth"[^}]*"Status": *"critical"' <<<"$(tr -d '\n' <<<"$BODY")"
+}
+
+step_g() {
+	local s
+	s=$(leader_seen_by s1) || { why "no leader"; return 1; }
+	docker kill "$(cid c1)" >/dev/null
+	log "  killed c1; asking $s"
+	until_ok 15 "c1 critical on $s" serf_critical "$s" c1 || return 1
+	# Past one check interval (12 s) the three are still passing.
+	local deadline=$((SECONDS + 14))
+	while ((SECONDS < deadline)); do
+		passing_on "$s" 3 || { why "instances passing on $s with c1 dead: want 3 ($CODE ${BODY:0:300})"; return 1; }
+		sleep 1
+	done
+	log "  three instances still passing 14 s after c1 died"
+	compose stop -t 2 userservice3 >/dev/null 2>&1
+	until_ok 40 "userservice3 no longer passing (its check run by the leader)" passing_on "$s" 2 || return 1
+	log "  userservice3 stopped: its check, run by the cluster, went critical"
+}
+
 # --- run ------------------------------------------------------------------
 
 cleanup() {
@@ -347,6 +379,7 @@ step e step_e "the old leader restarted: rejoins as follower, data intact" || tr
 step d step_d "a follower cut off: majority writes, ?consistent refused there, catches up" || true
 GATE='' # (f) needs only c1 and a leader; always worth knowing
 step f step_f "three userservice instances passing" || true
+step g step_g "the client agent killed: its services stay, their checks run by the leader" || true
 
 if ((FAILED)); then
 	for n in "${!CID[@]}"; do

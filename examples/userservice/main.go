@@ -50,6 +50,9 @@ type config struct {
 	Listen string // host:port to listen on; IP:Port unless --urls says otherwise
 	Weight int    // Weights.Passing, Meta["weight"] and the only tag
 	Agent  string // the agent's HTTP address, host:port or a URL
+	// ClusterChecks asks muster to run the check while the agent is gone
+	// (service Meta muster-check-owner=cluster).
+	ClusterChecks bool
 }
 
 // instance is how answers name the instance that served them.
@@ -70,6 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.Port, "port", 5726, "port to listen on and register")
 	fs.IntVar(&c.Weight, "weight", 1, "weight: Weights.Passing, Meta[\"weight\"] and the tag")
 	fs.StringVar(&c.Agent, "agent", agent, "agent HTTP address, host:port or URL; $CONSUL_HTTP_ADDR sets the default")
+	fs.BoolVar(&c.ClusterChecks, "cluster-checks", false, "muster only: the cluster runs the check while the agent is down (Meta muster-check-owner=cluster)")
 	urls := fs.String("urls", "", `ASP.NET style listen URL, "http://ip:port" or "http://*:port"; overrides --ip and --port`)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
