@@ -44,7 +44,7 @@ DEFAULT_REGEX='^(TestAPI_Client(PutGetDelete|List_DeleteRecurse|DeleteCAS|CAS|Wa
 # Left out by default, each for a reason docs/api-compat.md gives: Consul
 # Connect, gateways and proxies; ACL tokens; gossip join/leave and WAN
 # members (issue 5); Docker checks; Consul's exact ContentHash.
-DEFAULT_SKIP='Connect|Ingress|Gateway|Sidecar|UnmanagedProxy|UpdateToken|AgentJoin|AgentLeave|ForceLeave|Docker|^TestAPI_CatalogNode$|^TestAPI_CatalogNodeServiceList$|^TestAPI_AgentService$|^TestAPI_AgentMembersOpts$'
+DEFAULT_SKIP='Connect|Ingress|Gateway|Sidecar|UnmanagedProxy|UpdateToken|Docker|^TestAPI_CatalogNode$|^TestAPI_CatalogNodeServiceList$|^TestAPI_AgentService$|^TestAPI_AgentMembersOpts$'
 REGEX=${1:-$DEFAULT_REGEX}
 
 SUITE_DIR=${MUSTER_SUITE_DIR:-/tmp/muster-consul-suite}

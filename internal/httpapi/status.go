@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 
@@ -51,11 +52,17 @@ func (s *Server) agentSelf(w http.ResponseWriter, r *http.Request) (any, error) 
 	for k, v := range a.Config {
 		cfg[k] = v
 	}
+	self := s.self()
+	debug := map[string]any{"NodeName": a.NodeName, "Datacenter": a.Datacenter, "ServerMode": a.Server}
+	if s.cfg.Gossip != nil {
+		// Consul's tests and tools join an agent through this address.
+		debug["SerfAdvertiseAddrLAN"] = "tcp://" + net.JoinHostPort(self.Addr, strconv.Itoa(self.Port))
+	}
 	return map[string]any{
 		"Config":      cfg,
-		"DebugConfig": map[string]any{"NodeName": a.NodeName, "Datacenter": a.Datacenter, "ServerMode": a.Server},
+		"DebugConfig": debug,
 		"Coord":       nil,
-		"Member":      s.self(),
+		"Member":      self,
 		"Stats":       s.stats(),
 		"Meta":        map[string]string{},
 		"xDS":         nil,
