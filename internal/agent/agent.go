@@ -336,7 +336,12 @@ func (a *Agent) serveDNS() error {
 	if n := a.cfg.DNSConfig.UDPAnswerLimit; n > 0 {
 		dc.UDPAnswerLimit = n
 	}
-	dc.Store, dc.Logger = a.fsm.State, a.logger
+	dc.Logger = a.logger
+	if a.cfg.Server {
+		dc.Catalog = dns.StoreCatalog(a.fsm.State)
+	} else {
+		dc.Catalog = a.serverCatalog() // a client agent keeps no catalog
+	}
 	srv, err := dns.New(dc)
 	if err != nil {
 		return fmt.Errorf("agent: dns: %w", err)

@@ -8,14 +8,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/musterhq/muster/internal/cluster"
+	"github.com/musterhq/muster/internal/dns"
 	"github.com/musterhq/muster/internal/forward"
 	"github.com/musterhq/muster/internal/fsm"
 	"github.com/musterhq/muster/internal/httpapi"
 	"github.com/musterhq/muster/internal/local"
+	"github.com/musterhq/muster/internal/state"
 )
 
 // remoteTimeout bounds one anti-entropy write or read through another
@@ -72,21 +75,65 @@ func (ap applier) Apply(t fsm.MessageType, body any) (any, uint64, error) {
 // catalog reads this node's catalog rows from a server, for a client
 // agent's full sync.
 func (ap applier) catalog(node string) (*local.NodeRows, error) {
-	ctx, cancel := context.WithTimeout(ap.ctx, remoteTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "/v1/internal/node-state/"+node, nil)
-	if err != nil {
+	var rows local.NodeRows
+	if err := ap.get("/v1/internal/node-state/"+node, remoteTimeout, &rows); err != nil {
 		return nil, err
+	}
+	return &rows, nil
+}
+
+// get reads path from a server through the forwarder, within timeout, and
+// decodes its msgpack answer into v.
+func (ap applier) get(path string, timeout time.Duration, v any) error {
+	ctx, cancel := context.WithTimeout(ap.ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return err
 	}
 	data, err := ap.do(req)
 	if err != nil {
+		return err
+	}
+	if err := fsm.DecodeBody(data, v); err != nil {
+		return fmt.Errorf("agent: %s: %w", req.URL.Path, err)
+	}
+	return nil
+}
+
+// dnsTimeout bounds one DNS read from a server: a resolver retries after a
+// few seconds, and a SERVFAIL beats no answer.
+const dnsTimeout = 2 * time.Second
+
+// remoteCatalog is a client agent's DNS catalog: each read asks a server
+// (any of them; a stale read, served from that server's own store, as
+// Consul's DNS reads by default) through the forwarder. A read that
+// fails, or takes longer than dnsTimeout, answers SERVFAIL.
+type remoteCatalog struct{ ap applier }
+
+// serverCatalog returns the DNS catalog of a client agent.
+func (a *Agent) serverCatalog() dns.Catalog {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-a.stop; cancel() }()
+	return remoteCatalog{applier{fwd: a.fwd, ctx: ctx}}
+}
+
+// Node implements dns.Catalog.
+func (c remoteCatalog) Node(name string) (*state.Node, error) {
+	var n *state.Node
+	if err := c.ap.get("/v1/internal/dns/node/"+url.PathEscape(name)+"?stale", dnsTimeout, &n); err != nil {
 		return nil, err
 	}
-	var rows local.NodeRows
-	if err := fsm.DecodeBody(data, &rows); err != nil {
-		return nil, fmt.Errorf("agent: node state: %w", err)
+	return n, nil
+}
+
+// ServiceInstances implements dns.Catalog.
+func (c remoteCatalog) ServiceInstances(service string) ([]state.ServiceInstance, error) {
+	var insts []state.ServiceInstance
+	if err := c.ap.get("/v1/internal/dns/service/"+url.PathEscape(service)+"?stale", dnsTimeout, &insts); err != nil {
+		return nil, err
 	}
-	return &rows, nil
+	return insts, nil
 }
 
 // do forwards req and returns the body of a 200 answer.

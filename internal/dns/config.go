@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-
-	"github.com/musterhq/muster/internal/state"
 )
 
 // Config configures a Server. Start from DefaultConfig: the zero value of
@@ -64,17 +62,15 @@ type Config struct {
 	// RecursorTimeout bounds one exchange with one recursor.
 	RecursorTimeout time.Duration
 
-	// Store returns the catalog to answer from. It is called once per
-	// question, from the server's goroutines, and must not return nil; the
-	// agent swaps its store on a snapshot restore, which is why this is a
-	// getter.
-	Store func() *state.Store
+	// Catalog is what the server answers from: StoreCatalog on a server
+	// (or in dev mode), the servers' catalog on a client agent. Required.
+	Catalog Catalog
 
 	// Logger receives the server's logs. Nil discards them.
 	Logger *slog.Logger
 }
 
-// DefaultConfig returns Consul's defaults. Store must still be set.
+// DefaultConfig returns Consul's defaults. Catalog must still be set.
 func DefaultConfig() Config {
 	return Config{
 		Addr:            "127.0.0.1:8600", // Consul's client_addr and ports.dns
@@ -143,8 +139,8 @@ func (c *Config) Validate() error {
 	if len(c.Recursors) > 0 && c.RecursorTimeout <= 0 {
 		return invalid("RecursorTimeout", c.RecursorTimeout, "want a positive duration")
 	}
-	if c.Store == nil {
-		return invalid("Store", nil, "required")
+	if c.Catalog == nil {
+		return invalid("Catalog", nil, "required")
 	}
 	return nil
 }

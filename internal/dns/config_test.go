@@ -29,12 +29,12 @@ func TestConfigValidate(t *testing.T) {
 		"no udp answers":            {edit: func(c *Config) { c.UDPAnswerLimit = 0 }, field: "UDPAnswerLimit"},
 		"bad recursor":              {edit: func(c *Config) { c.Recursors = []string{"1.2.3.4:"} }, field: "Recursors"},
 		"no recursor timeout":       {edit: func(c *Config) { c.Recursors = []string{"1.2.3.4"}; c.RecursorTimeout = 0 }, field: "RecursorTimeout"},
-		"no store":                  {edit: func(c *Config) { c.Store = nil }, field: "Store"},
+		"no catalog":                {edit: func(c *Config) { c.Catalog = nil }, field: "Catalog"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			cfg := DefaultConfig()
-			cfg.Store = state.New
+			cfg.Catalog = StoreCatalog(state.New)
 			tc.edit(&cfg)
 			err := cfg.Validate()
 			var ve *ValidationError

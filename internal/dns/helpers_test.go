@@ -59,7 +59,7 @@ func startServer(t *testing.T, get func() *state.Store, edit func(*Config)) *Ser
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
-	cfg.Store = get
+	cfg.Catalog = StoreCatalog(get)
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -16,7 +16,7 @@ var (
 	// errNoData: the name exists but has no record of the asked type;
 	// NOERROR with an empty answer and the zone's SOA (RFC 2308 NODATA).
 	errNoData = errors.New("dns: no data")
-	// errNoStore: the Store getter returned nil; SERVFAIL.
+	// errNoStore: StoreCatalog's getter returned nil; SERVFAIL.
 	errNoStore = errors.New("dns: no catalog store")
 )
 
@@ -42,10 +42,6 @@ type request struct {
 // lookup answers r from the catalog into m. It returns errNameNotFound or
 // errNoData for those outcomes, another error if the catalog failed.
 func (s *Server) lookup(m *dns.Msg, r request) error {
-	st := s.cfg.Store()
-	if st == nil {
-		return errNoStore
-	}
 	n, err := parseName(r.q.Name, r.zone, r.q.Qtype)
 	if err != nil {
 		return err
@@ -56,9 +52,9 @@ func (s *Server) lookup(m *dns.Msg, r request) error {
 	}
 	switch n.kind {
 	case kindService:
-		return s.lookupService(m, st, r, n)
+		return s.lookupService(m, r, n)
 	case kindNode:
-		return s.lookupNode(m, st, r, n)
+		return s.lookupNode(m, r, n)
 	case kindAddr:
 		return s.lookupAddr(m, r, n)
 	default:

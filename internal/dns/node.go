@@ -23,8 +23,11 @@ const maxNameservers = 3
 
 // lookupNode answers <node>.node: the node's address for A, AAAA and ANY,
 // its metadata as TXT records for TXT and ANY.
-func (s *Server) lookupNode(m *dns.Msg, st *state.Store, r request, n parsedName) error {
-	node := st.Node(strings.Join(n.parts, ".")) // node names may hold dots
+func (s *Server) lookupNode(m *dns.Msg, r request, n parsedName) error {
+	node, err := s.cfg.Catalog.Node(strings.Join(n.parts, ".")) // node names may hold dots
+	if err != nil {
+		return err
+	}
 	if node == nil {
 		return errNameNotFound
 	}
@@ -97,11 +100,7 @@ var invalidNodeName = regexp.MustCompile(`[^A-Za-z0-9\-]+`)
 // the servers' "consul" service picked at random, and their addresses for
 // the additional section (Consul's getNameserversAndNodeRecord).
 func (s *Server) nameservers(zone string) (ns, glue []dns.RR) {
-	st := s.cfg.Store()
-	if st == nil {
-		return nil, nil
-	}
-	insts, err := s.healthyInstances(st, serverService, "")
+	insts, err := s.healthyInstances(serverService, "")
 	if err != nil {
 		s.log.Warn("dns: list servers failed", "err", err)
 		return nil, nil

@@ -20,7 +20,7 @@ func TestStartShutdown(t *testing.T) {
 	s, err := New(func() Config {
 		cfg := DefaultConfig()
 		cfg.Addr = "127.0.0.1:0"
-		cfg.Store = func() *state.Store { return c.st }
+		cfg.Catalog = StoreCatalog(func() *state.Store { return c.st })
 		return cfg
 	}())
 	if err != nil {
@@ -60,7 +60,7 @@ func TestStartShutdown(t *testing.T) {
 
 func TestShutdownBeforeStart(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.Store = state.New
+	cfg.Catalog = StoreCatalog(state.New)
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -20,9 +20,9 @@ const maxTargetRecords = 5
 // lookupService answers a service name: [tag.]name.service or
 // _name._tag.service. With no healthy instance it is NXDOMAIN, as in
 // Consul; with instances but no record of the asked type, NODATA.
-func (s *Server) lookupService(m *dns.Msg, st *state.Store, r request, n parsedName) error {
+func (s *Server) lookupService(m *dns.Msg, r request, n parsedName) error {
 	service, tag := serviceName(n.parts)
-	insts, err := s.healthyInstances(st, service, tag)
+	insts, err := s.healthyInstances(service, tag)
 	if err != nil {
 		return err
 	}
@@ -45,8 +45,8 @@ func (s *Server) lookupService(m *dns.Msg, st *state.Store, r request, n parsedN
 // case; "" for all) and that DNS may return: none with a critical check,
 // and with OnlyPassing none with a warning either (Consul's
 // CheckServiceNodes.Filter). Node checks count for every service on the node.
-func (s *Server) healthyInstances(st *state.Store, service, tag string) ([]state.ServiceInstance, error) {
-	_, insts, err := st.ServiceInstances(nil, service, true)
+func (s *Server) healthyInstances(service, tag string) ([]state.ServiceInstance, error) {
+	insts, err := s.cfg.Catalog.ServiceInstances(service)
 	if err != nil {
 		return nil, err
 	}

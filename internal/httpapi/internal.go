@@ -13,7 +13,8 @@ import (
 // its server port and refuses them on the HTTP API. They carry what a
 // client agent or a follower needs from the leader for its anti-entropy:
 // writes of its own node's services and checks, and the catalog's view of
-// its node. Bodies are msgpack, as Raft entries are.
+// its node; and what a client agent's DNS interface reads, since it keeps
+// no catalog. Bodies are msgpack, as Raft entries are.
 
 // InternalPrefix starts every agent-only path.
 const InternalPrefix = "/v1/internal/"
@@ -59,7 +60,34 @@ func (s *Server) internalNodeState(w http.ResponseWriter, r *http.Request) (any,
 	if err != nil {
 		return nil, err
 	}
-	b, err := fsm.EncodeBody(rows)
+	return msgpackBody(rows)
+}
+
+// The DNS reads answer from this server's own store, whatever its role: a
+// stale read, as Consul's DNS makes by default (allow_stale). A client
+// agent adds ?stale so that a follower answers them itself instead of
+// forwarding them to the leader.
+
+// internalDNSService answers a client agent's DNS question for a service:
+// every instance of it, with its node and checks ([]state.ServiceInstance,
+// msgpack; empty when there is none). The asker filters by tag and health.
+func (s *Server) internalDNSService(w http.ResponseWriter, r *http.Request) (any, error) {
+	_, insts, err := s.store().ServiceInstances(nil, r.PathValue("name"), true)
+	if err != nil {
+		return nil, err
+	}
+	return msgpackBody(insts)
+}
+
+// internalDNSNode answers a client agent's DNS question for a node: the
+// node (*state.Node, msgpack; nil when there is no such node).
+func (s *Server) internalDNSNode(w http.ResponseWriter, r *http.Request) (any, error) {
+	return msgpackBody(s.store().Node(r.PathValue("name")))
+}
+
+// msgpackBody is v encoded with fsm.EncodeBody, as an answer.
+func msgpackBody(v any) (any, error) {
+	b, err := fsm.EncodeBody(v)
 	if err != nil {
 		return nil, err
 	}

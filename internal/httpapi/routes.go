@@ -31,6 +31,8 @@ func (s *Server) routes() {
 	s.handle("DELETE /v1/operator/raft/peer", s.operatorRaftRemovePeer)
 	s.handle("PUT /v1/internal/apply/{type}", s.internalApply)
 	s.handle("GET /v1/internal/node-state/{node}", s.internalNodeState)
+	s.handle("GET /v1/internal/dns/service/{name}", s.internalDNSService)
+	s.handle("GET /v1/internal/dns/node/{name}", s.internalDNSNode)
 	s.handle("GET /v1/agent/connect/ca/roots", s.connectCARoots)
 	s.handle("PUT /v1/agent/service/register", s.agentServiceRegister)
 	s.handle("PUT /v1/agent/service/deregister/{id}", s.agentServiceDeregister)
