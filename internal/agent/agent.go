@@ -138,7 +138,13 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 	if !cfg.Server {
 		lc.Catalog = ap.catalog // a client agent keeps no catalog of its own
 	}
+	if !cfg.Dev && cfg.DataDir != "" {
+		if lc.Persist, err = local.OpenPersisted(cfg.DataDir); err != nil {
+			return fail(err)
+		}
+	}
 	a.local = local.New(lc)
+	a.restorePersisted()
 	if a.cluster != nil {
 		a.adopter = adopt.New(adopt.Config{
 			State: a.fsm.State, Apply: a.applyOK, Alive: a.alive,
@@ -473,6 +479,41 @@ func (a *Agent) establishLeadership() error {
 		}
 	}
 	return nil
+}
+
+// restorePersisted registers again the services and checks registered
+// through the API before a restart (before the first sync, so the catalog
+// never loses them). One that no longer validates, or a check whose
+// service is gone, is logged and forgotten.
+func (a *Agent) restorePersisted() {
+	p := a.local.Persist()
+	svcs, chks, errs := p.Load()
+	for _, err := range errs {
+		a.logger.Warn("agent: a saved registration cannot be read", "err", err)
+	}
+	for _, d := range svcs {
+		svc, cs, err := d.Service()
+		if err == nil {
+			err = a.local.AddService(svc, cs, true)
+		}
+		if err != nil {
+			a.logger.Warn("agent: dropping a saved service", "service", d.ID, "err", err)
+			p.DeleteService(d.ID)
+		}
+	}
+	for _, d := range chks {
+		c, err := d.Check()
+		if err == nil {
+			err = a.local.AddCheck(c)
+		}
+		if err != nil {
+			a.logger.Warn("agent: dropping a saved check", "check", d.CheckID, "err", err)
+			p.DeleteCheck(d.CheckID)
+		}
+	}
+	if len(svcs)+len(chks) > 0 {
+		a.logger.Info("agent: restored registrations from the data directory", "services", len(svcs), "checks", len(chks))
+	}
 }
 
 // loadServices registers the service definitions of the config files and

@@ -47,14 +47,29 @@ func (s *Server) agentServiceRegister(w http.ResponseWriter, r *http.Request) (a
 	if err != nil {
 		return nil, badRequest("Invalid service: %v", trimPkg(err))
 	}
-	return nil, s.synced(s.cfg.Local.AddService(svc, chks, queryFlag(r, "replace-existing-checks")),
-		func() error { return s.cfg.Local.SyncService(svc.ID) })
+	if err := s.cfg.Local.AddService(svc, chks, queryFlag(r, "replace-existing-checks")); err != nil {
+		return nil, localError(err)
+	}
+	s.persist(s.cfg.Local.Persist().SaveService(svc.ID, &d))
+	return nil, s.synced(nil, func() error { return s.cfg.Local.SyncService(svc.ID) })
+}
+
+// persist logs a failure to keep an API registration in the data
+// directory: the registration stands, but a restart would lose it.
+func (s *Server) persist(err error) {
+	if err != nil {
+		s.cfg.Logger.Warn("http: registration not saved in the data directory; it will not survive a restart", "err", err)
+	}
 }
 
 // agentServiceDeregister serves PUT /v1/agent/service/deregister/{id}.
 func (s *Server) agentServiceDeregister(w http.ResponseWriter, r *http.Request) (any, error) {
 	id := r.PathValue("id")
-	return nil, s.synced(s.cfg.Local.RemoveService(id), func() error { return s.cfg.Local.SyncService(id) })
+	if err := s.cfg.Local.RemoveService(id); err != nil {
+		return nil, localError(err)
+	}
+	s.persist(s.cfg.Local.Persist().DeleteService(id))
+	return nil, s.synced(nil, func() error { return s.cfg.Local.SyncService(id) })
 }
 
 // agentServiceMaintenance serves PUT /v1/agent/service/maintenance/{id}.
@@ -168,13 +183,21 @@ func (s *Server) agentCheckRegister(w http.ResponseWriter, r *http.Request) (any
 	if err != nil {
 		return nil, badRequest("Invalid check: %v", trimPkg(err))
 	}
-	return nil, s.synced(s.cfg.Local.AddCheck(c), func() error { return s.cfg.Local.SyncCheck(c.Health.CheckID) })
+	if err := s.cfg.Local.AddCheck(c); err != nil {
+		return nil, localError(err)
+	}
+	s.persist(s.cfg.Local.Persist().SaveCheck(c.Health.CheckID, &d))
+	return nil, s.synced(nil, func() error { return s.cfg.Local.SyncCheck(c.Health.CheckID) })
 }
 
 // agentCheckDeregister serves PUT /v1/agent/check/deregister/{id}.
 func (s *Server) agentCheckDeregister(w http.ResponseWriter, r *http.Request) (any, error) {
 	id := r.PathValue("id")
-	return nil, s.synced(s.cfg.Local.RemoveCheck(id), func() error { return s.cfg.Local.SyncCheck(id) })
+	if err := s.cfg.Local.RemoveCheck(id); err != nil {
+		return nil, localError(err)
+	}
+	s.persist(s.cfg.Local.Persist().DeleteCheck(id))
+	return nil, s.synced(nil, func() error { return s.cfg.Local.SyncCheck(id) })
 }
 
 // agentCheckTTL serves PUT /v1/agent/check/pass|warn|fail/{id}?note=.

@@ -56,6 +56,9 @@ type Config struct {
 	// Catalog, when set, is where full syncs read the node's catalog rows
 	// instead of Store: a client agent asks a server.
 	Catalog func(node string) (*NodeRows, error)
+	// Persist, when set, keeps API registrations in the data directory;
+	// ReapCritical forgets the services it removes.
+	Persist *Persisted
 	Logger  *slog.Logger
 }
 
@@ -466,6 +469,9 @@ func (l *State) Checks() []*state.HealthCheck {
 	return out
 }
 
+// Persist is where API registrations are kept (nil: nowhere).
+func (l *State) Persist() *Persisted { return l.cfg.Persist }
+
 // ReapCritical removes every service with a check that has been critical
 // for longer than its DeregisterCriticalServiceAfter, and returns their IDs.
 func (l *State) ReapCritical(now time.Time) []string {
@@ -481,6 +487,9 @@ func (l *State) ReapCritical(now time.Time) []string {
 	for _, id := range ids {
 		if err := l.RemoveService(id); err == nil {
 			l.cfg.Logger.Info("local: deregistered service whose check stayed critical", "service", id)
+		}
+		if err := l.cfg.Persist.DeleteService(id); err != nil {
+			l.cfg.Logger.Warn("local: forgetting a reaped service failed", "service", id, "err", err)
 		}
 	}
 	return ids

@@ -117,3 +117,14 @@ func Client(t testing.TB, a *agent.Agent) *api.Client {
 	}
 	return c
 }
+
+// RestartClient starts client agent i again on its data directory and its
+// old gossip port, after it was stopped.
+func (c *Cluster) RestartClient(i int, old *Agent) {
+	c.t.Helper()
+	name := "c" + strconv.Itoa(i+1)
+	_, serfPort := old.Ports()
+	c.Clients[i] = c.start(name, false, 0, c.joinAddrs(), nil, func(cfg *config.Config) {
+		cfg.Ports.SerfLAN = serfPort
+	})
+}
