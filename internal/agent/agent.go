@@ -85,6 +85,10 @@ type Agent struct {
 // without events (Consul's reconcile_interval).
 const reconcileInterval = 30 * time.Second
 
+// barrierTimeout bounds a new leader's wait for its FSM to apply what was
+// committed before its term (cluster.MarkReady).
+const barrierTimeout = 30 * time.Second
+
 // New validates cfg and starts the agent: Raft, the leader loop and the
 // HTTP listener. It returns once the agent serves requests.
 func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
@@ -188,6 +192,9 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 	}
 	if a.cluster != nil {
 		if a.cluster.IsLeader() {
+			if err := a.cluster.MarkReady(barrierTimeout); err != nil {
+				return fail(err)
+			}
 			if err := a.establishLeadership(); err != nil {
 				return fail(err)
 			}
@@ -398,12 +405,18 @@ func (a *Agent) leaderLoop() {
 		case isLeader := <-ch:
 			endTerm()
 			if !isLeader {
+				a.cluster.MarkUnready()
 				a.logger.Info("agent: lost leadership")
 				a.timers.ClearAll()
 				a.tombstones.Reset()
 				continue
 			}
 			a.logger.Info("agent: became the cluster leader")
+			if err := a.cluster.MarkReady(barrierTimeout); err != nil {
+				a.logger.Error("agent: the new leader could not catch up; stepping down", "err", err)
+				a.cluster.TransferLeadership()
+				continue
+			}
 			if err := a.establishLeadership(); err != nil {
 				a.logger.Error("agent: leader setup failed", "err", err)
 			}

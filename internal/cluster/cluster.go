@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -103,6 +104,12 @@ type Cluster struct {
 	stores *stores
 	// hadState is set when the node has (or bootstrapped) a configuration.
 	hadState bool
+
+	// readyCh is closed once this node, as leader, has applied every entry
+	// committed before its term (MarkReady); a new one replaces it when
+	// leadership is lost (MarkUnready).
+	readyMu sync.Mutex
+	readyCh chan struct{}
 }
 
 // New starts a Raft node applying to f. In dev mode it runs in memory; else
@@ -156,7 +163,8 @@ func New(cfg Config, f *fsm.FSM) (*Cluster, error) {
 		st.close()
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
-	c := &Cluster{cfg: cfg, raft: r, trans: trans, stores: st, hadState: has || cfg.Dev || cfg.Bootstrap}
+	c := &Cluster{cfg: cfg, raft: r, trans: trans, stores: st, hadState: has || cfg.Dev || cfg.Bootstrap,
+		readyCh: make(chan struct{})}
 	if !c.soleVoter() {
 		return c, nil
 	}
@@ -273,6 +281,56 @@ func mapRaftError(err error) error {
 		return ErrShutdown
 	}
 	return fmt.Errorf("cluster: apply: %w", err)
+}
+
+// MarkReady waits (up to timeout) until the FSM has applied every entry
+// committed before this leader's term, then lets reads on this leader
+// through (WaitReady). A leader is elected with a log that can be ahead of
+// its FSM (after a restart, or a follower that lagged): until then its
+// state store may lack acknowledged writes. Called by the leader loop on
+// gaining leadership.
+func (c *Cluster) MarkReady(timeout time.Duration) error {
+	if err := c.raft.Barrier(timeout).Error(); err != nil {
+		return mapRaftError(err)
+	}
+	c.readyMu.Lock()
+	defer c.readyMu.Unlock()
+	select {
+	case <-c.readyCh:
+	default:
+		close(c.readyCh)
+	}
+	return nil
+}
+
+// MarkUnready is MarkReady's undoing, on losing leadership.
+func (c *Cluster) MarkUnready() {
+	c.readyMu.Lock()
+	defer c.readyMu.Unlock()
+	select {
+	case <-c.readyCh:
+		c.readyCh = make(chan struct{})
+	default:
+	}
+}
+
+// WaitReady blocks while this node leads but has not yet applied what was
+// committed before its term. It returns at once on a follower (whose
+// reads are stale by request) and fails with ErrNotLeader when ctx ends
+// first.
+func (c *Cluster) WaitReady(ctx context.Context) error {
+	if !c.IsLeader() {
+		return nil
+	}
+	c.readyMu.Lock()
+	ch := c.readyCh
+	c.readyMu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: the new leader has not caught up yet", ErrNotLeader)
+	}
 }
 
 // IsLeader reports whether this node is the Raft leader.

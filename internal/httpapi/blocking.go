@@ -68,11 +68,27 @@ func checkDC(r *http.Request, dc string) error {
 // change, and returns the result's index.
 type queryFunc func(ws memdb.WatchSet, st *state.Store) (uint64, error)
 
+// readyHold is how long a read waits for a new leader to catch up
+// (Consul's rpc_hold_timeout).
+const readyHold = 7 * time.Second
+
 // blockingQuery runs fn and, when the request carries ?index=N, re-runs it
 // each time its watches fire until the index differs from N, the wait (plus up to
 // 1/16 jitter, as in Consul) runs out, the client goes away, or the store is
 // replaced by a snapshot restore. It sets the index and consistency headers.
+// A read that is not ?stale on a leader that has not yet applied what was
+// committed before its term waits for it first.
 func (s *Server) blockingQuery(w http.ResponseWriter, r *http.Request, o queryOpts, fn queryFunc) error {
+	if !o.stale {
+		// A new leader answers only once it has applied everything
+		// committed before its term; held up to the forwarding hold time.
+		rctx, cancel := context.WithTimeout(r.Context(), readyHold)
+		err := s.cfg.Cluster.WaitReady(rctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
 	if o.consistent {
 		if err := s.cfg.Cluster.VerifyLeader(); err != nil {
 			return err
