@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	consulapi "github.com/hashicorp/consul/api"
 
+	musterapi "github.com/musterhq/muster/api"
 	"github.com/musterhq/muster/internal/testagent"
 )
 
@@ -326,4 +328,67 @@ func TestCluster_OwnedChecksOutliveTheirAgent(t *testing.T) {
 		svcs, _, err := live.Catalog().Service("web", "", nil)
 		return err == nil && len(svcs) == 0
 	})
+}
+
+// A fair-lock waiter whose leader goes away is never left holding a lock
+// it was told it did not get: a "false" answer means it left the queue (the
+// release under the new leader does not grant it the key); an error means
+// the outcome is unknown, and its retry with the same session learns it.
+// Either way the retry gets the lock once the holder releases.
+func TestCluster_FairWaiterAcrossLeaderChange(t *testing.T) {
+	c := testagent.StartCluster(t, 3, 1)
+	cl := c.Clients[0].Client
+	testagent.WaitFor(t, 10*time.Second, "client registered", func() bool {
+		return serfStatus(t, c.Servers[0].Client.Client, "c1") == "passing"
+	})
+	sess := func() string {
+		id, _, err := cl.Client.Session().Create(&consulapi.SessionEntry{LockDelay: time.Millisecond, TTL: "60s"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	holder, waiter := sess(), sess()
+	ctx := context.Background()
+	if a, err := cl.Acquire(ctx, "lock", holder, nil); err != nil || !a.Acquired {
+		t.Fatalf("holder acquire: %+v %v", a, err)
+	}
+	type result struct {
+		a   musterapi.Acquisition
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		a, err := cl.AcquireWait(ctx, "lock", waiter, nil, 30*time.Second)
+		done <- result{a, err}
+	}()
+	testagent.WaitFor(t, 5*time.Second, "waiter queued", func() bool {
+		ws, err := c.Servers[0].FSMState().LockWaiters("lock")
+		return err == nil && len(ws) == 1
+	})
+	old := c.Leader()
+	for i, s := range c.Servers {
+		if s == old {
+			c.Kill(i)
+		}
+	}
+	parked := <-done
+	t.Logf("the parked call when its leader went: %+v", parked)
+	if parked.err == nil && parked.a.Acquired {
+		t.Fatal("granted while the holder still held the lock")
+	}
+	c.WaitLeader(10 * time.Second)
+	if _, _, err := cl.Client.KV().Release(&consulapi.KVPair{Key: "lock", Session: holder}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if parked.err == nil { // told "false": it must not hold the lock now
+		p, _, err := cl.Client.KV().Get("lock", nil)
+		if err != nil || p == nil || p.Session == waiter {
+			t.Fatalf("after a false answer the waiter holds the lock: %+v %v", p, err)
+		}
+	}
+	a, err := cl.AcquireWait(ctx, "lock", waiter, nil, 5*time.Second)
+	if err != nil || !a.Acquired {
+		t.Fatalf("waiter's retry after the leader change: %+v %v", a, err)
+	}
 }
