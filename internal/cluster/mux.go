@@ -65,7 +65,7 @@ func Listen(bind, advertise string) (*Mux, error) {
 // Addr is the advertised address of the server port.
 func (m *Mux) Addr() net.Addr { return m.adv }
 
-// HTTP is the listener of forwarded API calls (HTTP/1.1 with keep-alive).
+// HTTP is the listener of forwarded API calls (h2c, and HTTP/1.1 for tools).
 func (m *Mux) HTTP() net.Listener { return m.http }
 
 // Close stops accepting on the server port; both halves' Accept return
@@ -80,17 +80,23 @@ func (m *Mux) Close() error {
 	return err
 }
 
+// serve accepts until the listener is closed. Other accept errors (out of
+// file descriptors) are waited out with backoff, as http.Server does: a
+// passing shortage must not close the server port for good.
 func (m *Mux) serve() {
+	var delay time.Duration
 	for {
 		conn, err := m.ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				m.Close()
+				return
 			}
-			m.Close()
-			return
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			time.Sleep(delay)
+			continue
 		}
+		delay = 0
 		go m.route(conn)
 	}
 }

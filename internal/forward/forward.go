@@ -101,6 +101,9 @@ func New(cfg Config) *Handler {
 	if cfg.HoldTimeout == 0 {
 		cfg.HoldTimeout = DefaultHoldTimeout
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	tr := &http.Transport{
 		// A LAN connection opens in well under a millisecond; a server
 		// whose host vanished (no RST) must not hold a call for long
@@ -283,14 +286,16 @@ func (h *Handler) target(attempt int) string {
 	h.mu.Lock()
 	pref := h.preferred
 	h.mu.Unlock()
-	if attempt == 0 && pref != "" {
-		for _, s := range servers {
-			if s == pref {
-				return s
-			}
+	// Start at the server that answered last; later attempts walk on from
+	// it, so a dead one is not tried twice in a row.
+	start := 0
+	for i, s := range servers {
+		if s == pref {
+			start = i
+			break
 		}
 	}
-	return servers[(attempt+len(pref))%len(servers)]
+	return servers[(start+attempt)%len(servers)]
 }
 
 func (h *Handler) answered(target string) {
@@ -302,12 +307,10 @@ func (h *Handler) answered(target string) {
 	h.mu.Unlock()
 }
 
+// failed notes an unreachable target. The preferred server stays as it is:
+// the attempts of this call walk on from it, and the next server that
+// answers becomes preferred.
 func (h *Handler) failed(target string) {
-	h.mu.Lock()
-	if h.preferred == target {
-		h.preferred = ""
-	}
-	h.mu.Unlock()
 	h.cfg.Logger.Debug("forward: target unreachable", "target", target)
 }
 
@@ -323,7 +326,7 @@ func (h *Handler) newRequest(ctx context.Context, r *http.Request, target string
 		return nil, fmt.Errorf("forward: %w", err)
 	}
 	out.Header = r.Header.Clone()
-	out.Header.Del("Connection")
+	removeHopHeaders(out.Header)
 	out.Header.Set(HeaderHops, fmt.Sprint(hops))
 	if out.Header.Get(HeaderOriginNode) == "" {
 		out.Header.Set(HeaderOriginNode, h.cfg.NodeName)
@@ -334,6 +337,27 @@ func (h *Handler) newRequest(ctx context.Context, r *http.Request, target string
 		out.ContentLength = r.ContentLength
 	}
 	return out, nil
+}
+
+// hopHeaders concern one connection, not the call (RFC 9110 7.6.1); Go's
+// HTTP/2 client refuses a request that carries Upgrade (curl --http2 sends
+// "Upgrade: h2c" to the public port).
+var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// removeHopHeaders drops the hop-by-hop headers and those that Connection
+// names.
+func removeHopHeaders(h http.Header) {
+	for _, v := range h.Values("Connection") {
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for _, name := range hopHeaders {
+		h.Del(name)
+	}
 }
 
 // notSent reports whether err means the request never reached the target:
