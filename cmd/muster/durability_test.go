@@ -26,7 +26,13 @@ func TestDurability_SIGKILL(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	c := startProcCluster(t, bin)
+	for _, backend := range []string{"boltdb", "wal"} {
+		t.Run(backend, func(t *testing.T) { testDurability(t, bin, backend) })
+	}
+}
+
+func testDurability(t *testing.T, bin, backend string) {
+	c := startProcCluster(t, bin, backend)
 	leader := c.waitLeader(t, 15*time.Second)
 
 	// Write through a follower, so the leader can be killed under it.
@@ -95,14 +101,19 @@ func TestDurability_SIGKILL(t *testing.T) {
 
 // procCluster is three `muster agent -server` processes on loopback.
 type procCluster struct {
-	bin   string
-	dir   string
-	ports [3][3]int // http, server, serf_lan
-	procs [3]*exec.Cmd
+	bin    string
+	dir    string
+	config string    // the config file every server reads (its raft_logstore)
+	ports  [3][3]int // http, server, serf_lan
+	procs  [3]*exec.Cmd
 }
 
-func startProcCluster(t *testing.T, bin string) *procCluster {
+func startProcCluster(t *testing.T, bin, backend string) *procCluster {
 	c := &procCluster{bin: bin, dir: t.TempDir()}
+	c.config = filepath.Join(c.dir, "config.json")
+	if err := os.WriteFile(c.config, []byte(`{"raft_logstore": {"backend": "`+backend+`"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for i := range c.ports {
 		for j := range c.ports[i] {
 			c.ports[i][j] = freePort(t)
@@ -125,7 +136,7 @@ func (c *procCluster) start(t *testing.T, i int) {
 	args := []string{"agent", "-server", "-bootstrap-expect=3", "-node=s" + strconv.Itoa(i+1),
 		"-data-dir=" + filepath.Join(c.dir, strconv.Itoa(i)), "-bind=127.0.0.1", "-client=127.0.0.1",
 		"-http-port=" + strconv.Itoa(p[0]), "-server-port=" + strconv.Itoa(p[1]),
-		"-serf-lan-port=" + strconv.Itoa(p[2]), "-dns-port=-1", "-log-level=warn"}
+		"-serf-lan-port=" + strconv.Itoa(p[2]), "-dns-port=-1", "-log-level=warn", "-config-file=" + c.config}
 	for j := range c.ports {
 		if j != i {
 			args = append(args, "-retry-join=127.0.0.1:"+strconv.Itoa(c.ports[j][2]))

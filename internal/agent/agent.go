@@ -228,7 +228,7 @@ func (a *Agent) startCluster() error {
 		return nil
 	}
 	cc := cluster.Config{
-		NodeID: cfg.NodeID, Dev: cfg.Dev, DataDir: cfg.DataDir, Bootstrap: cfg.Bootstrap,
+		NodeID: cfg.NodeID, Dev: cfg.Dev, DataDir: cfg.DataDir, LogStore: cfg.RaftLogStore.Backend, Bootstrap: cfg.Bootstrap,
 		Addr:   net.JoinHostPort(a.advertiseAddr(), strconv.Itoa(cfg.Ports.Server)),
 		Logger: a.logger,
 		Timing: cluster.Timing{

@@ -12,6 +12,7 @@ import (
 	consulapi "github.com/hashicorp/consul/api"
 
 	musterapi "github.com/musterhq/muster/api"
+	"github.com/musterhq/muster/internal/config"
 	"github.com/musterhq/muster/internal/testagent"
 )
 
@@ -227,7 +228,13 @@ func TestCluster_ClientFailureAndLeave(t *testing.T) {
 // Acknowledged writes survive a stop of every server: the cluster comes
 // back from its data directories with all of them.
 func TestCluster_WholeClusterRestart(t *testing.T) {
-	c := testagent.StartCluster(t, 3, 0)
+	for _, backend := range []string{"boltdb", "wal"} {
+		t.Run(backend, func(t *testing.T) { testWholeClusterRestart(t, backend) })
+	}
+}
+
+func testWholeClusterRestart(t *testing.T, backend string) {
+	c := testagent.StartCluster(t, 3, 0, func(cfg *config.Config) { cfg.RaftLogStore.Backend = backend })
 	kv := c.Leader().Client.Client.KV()
 	const n = 50
 	for i := range n {

@@ -42,9 +42,12 @@ type Config struct {
 	// required unless Dev. Shutdown closes it.
 	Mux *Mux
 	Dev bool // in-memory, single node, bootstrapped at start
-	// DataDir holds the durable Raft log (raft.db, fsynced on every
-	// commit) and snapshots. Required unless Dev.
+	// DataDir holds the durable Raft log (fsynced on every commit) and
+	// snapshots. Required unless Dev.
 	DataDir string
+	// LogStore is the durable log's backend: "boltdb" (raft.db; the
+	// default) or "wal" (raft-wal segments under wal/).
+	LogStore string
 	// Bootstrap makes this node a one-server cluster if it has no Raft state
 	// yet (-bootstrap, or -dev).
 	Bootstrap bool

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 )
 
 // stores are a node's Raft log, stable store and snapshot store.
@@ -15,11 +18,12 @@ type stores struct {
 	logs   raft.LogStore
 	stable raft.StableStore
 	snaps  raft.SnapshotStore
-	bolt   *raftboltdb.BoltStore // nil in dev mode
+	closer func() error // closes the durable log; nil in dev mode
 }
 
-// openStores opens in-memory stores in dev mode, else a bolt log under
-// DataDir/raft (fsynced on every batch of entries) and file snapshots.
+// openStores opens in-memory stores in dev mode, else the durable log
+// under DataDir/raft (fsynced on every batch of entries) and file
+// snapshots.
 func openStores(cfg Config) (*stores, error) {
 	if cfg.Dev {
 		mem := raft.NewInmemStore()
@@ -32,21 +36,60 @@ func openStores(cfg Config) (*stores, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cluster: data dir: %w", err)
 	}
-	bolt, err := raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
+	st, err := openLog(dir, cfg.LogStore)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: open raft log: %w", err)
+		return nil, err
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, raftLogger(cfg))
-	if err != nil {
-		bolt.Close()
+	if st.snaps, err = raft.NewFileSnapshotStoreWithLogger(dir, 2, raftLogger(cfg)); err != nil {
+		st.close()
 		return nil, fmt.Errorf("cluster: open snapshots: %w", err)
 	}
-	return &stores{logs: bolt, stable: bolt, snaps: snaps, bolt: bolt}, nil
+	return st, nil
+}
+
+// openLog opens the durable log and stable store of backend ("boltdb" or
+// "", or "wal") under dir. A directory holding the other backend's log is
+// refused: opening an empty log there would make this server forget its
+// cluster and its data.
+func openLog(dir, backend string) (*stores, error) {
+	boltPath, walDir := filepath.Join(dir, "raft.db"), filepath.Join(dir, "wal")
+	has := func(p string) bool { _, err := os.Stat(p); return err == nil }
+	switch backend {
+	case "", "boltdb":
+		if has(walDir) && !has(boltPath) {
+			return nil, fmt.Errorf("cluster: %s holds a raft-wal log: set raft_logstore.backend = \"wal\" (or start with an empty data directory)", dir)
+		}
+		bolt, err := raftboltdb.NewBoltStore(boltPath)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: open raft log: %w", err)
+		}
+		return &stores{logs: bolt, stable: bolt, closer: bolt.Close}, nil
+	case "wal":
+		if has(boltPath) && !has(walDir) {
+			return nil, fmt.Errorf("cluster: %s holds a raft-boltdb log: set raft_logstore.backend = \"boltdb\" (or start with an empty data directory)", dir)
+		}
+		if err := os.MkdirAll(walDir, 0o700); err != nil {
+			return nil, fmt.Errorf("cluster: data dir: %w", err)
+		}
+		// The WAL does not close its meta store (raft-wal v0.4.0), whose
+		// file lock would then block the next open in this process: we
+		// hold it and close it ourselves.
+		meta := &metadb.BoltMetaDB{}
+		w, err := wal.Open(walDir, wal.WithMetaStore(meta))
+		if err != nil {
+			meta.Close()
+			return nil, fmt.Errorf("cluster: open raft log: %w", err)
+		}
+		return &stores{logs: w, stable: w, closer: func() error {
+			return errors.Join(w.Close(), meta.Close())
+		}}, nil
+	}
+	return nil, fmt.Errorf("cluster: unknown raft_logstore backend %q", backend)
 }
 
 func (s *stores) close() error {
-	if s.bolt != nil {
-		return s.bolt.Close()
+	if s.closer != nil {
+		return s.closer()
 	}
 	return nil
 }

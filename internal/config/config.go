@@ -61,6 +61,8 @@ type Config struct {
 	Performance Performance `json:"performance"`
 	// GossipLAN tunes the LAN pool's failure detector (Consul's gossip_lan).
 	GossipLAN GossipLAN `json:"gossip_lan"`
+	// RaftLogStore picks a server's Raft log (Consul's raft_logstore).
+	RaftLogStore RaftLogStore `json:"raft_logstore"`
 
 	// EnableDebug serves Go's profiler at /debug/pprof (Consul's key).
 	EnableDebug bool `json:"enable_debug"`
@@ -92,6 +94,15 @@ type Config struct {
 	// SessionTTLGrace is how long after its TTL an unrenewed session
 	// expires (muster; Consul instead doubles the TTL).
 	SessionTTLGrace Duration `json:"session_ttl_grace"`
+}
+
+// RaftLogStore is Consul's raft_logstore block.
+type RaftLogStore struct {
+	// Backend is "boltdb" (the default, as in Consul: raft-boltdb, two
+	// fsyncs per batch of entries) or "wal" (hashicorp/raft-wal: an
+	// append-only segmented log, one fsync per batch; faster, newer).
+	// A data directory keeps the backend it was created with.
+	Backend string `json:"backend"`
 }
 
 // Performance is Consul's performance block, with muster's explicit Raft
@@ -186,13 +197,14 @@ func (c *Config) ApplyDev() {
 var knownKeys = map[string][]string{
 	"": {"server", "bootstrap", "bootstrap_expect", "node_name", "node_id", "datacenter",
 		"data_dir", "bind_addr", "client_addr", "advertise_addr", "ports", "log_level",
-		"retry_join", "start_join", "retry_interval", "encrypt", "performance", "gossip_lan", "limits", "session_ttl_grace", "enable_debug", "enable_script_checks",
+		"retry_join", "start_join", "retry_interval", "encrypt", "performance", "gossip_lan", "raft_logstore", "limits", "session_ttl_grace", "enable_debug", "enable_script_checks",
 		"enable_local_script_checks", "service", "services", "recursors", "dns_config", "node_meta", "locality"},
-	"dns_config":  {"only_passing", "udp_answer_limit"},
-	"performance": {"raft_multiplier", "raft_heartbeat_timeout", "raft_election_timeout", "raft_leader_lease_timeout"},
-	"gossip_lan":  {"probe_interval", "probe_timeout", "suspicion_mult", "gossip_interval"},
-	"ports":       {"http", "https", "dns", "server", "serf_lan", "serf_wan", "grpc", "grpc_tls"},
-	"limits":      {"kv_max_value_size", "txn_max_req_len", "txn_max_ops"},
+	"dns_config":    {"only_passing", "udp_answer_limit"},
+	"performance":   {"raft_multiplier", "raft_heartbeat_timeout", "raft_election_timeout", "raft_leader_lease_timeout"},
+	"gossip_lan":    {"probe_interval", "probe_timeout", "suspicion_mult", "gossip_interval"},
+	"raft_logstore": {"backend"},
+	"ports":         {"http", "https", "dns", "server", "serf_lan", "serf_wan", "grpc", "grpc_tls"},
+	"limits":        {"kv_max_value_size", "txn_max_req_len", "txn_max_ops"},
 }
 
 // LoadFile merges a JSON config file into c. It returns the keys it does
@@ -287,6 +299,8 @@ func (c *Config) Validate() error {
 		return &ValidationError{"ports.server", c.Ports.Server, errors.New("a server needs its server and serf_lan ports")}
 	case !c.Dev && c.Ports.SerfLAN < 0:
 		return &ValidationError{"ports.serf_lan", c.Ports.SerfLAN, errors.New("a client agent needs its serf_lan port to reach the servers")}
+	case c.RaftLogStore.Backend != "" && c.RaftLogStore.Backend != "boltdb" && c.RaftLogStore.Backend != "wal":
+		return &ValidationError{"raft_logstore.backend", c.RaftLogStore.Backend, fmt.Errorf("%w: want boltdb or wal", errInvalid)}
 	case c.Performance.RaftMultiplier < 0 || c.Performance.RaftMultiplier > 10:
 		return &ValidationError{"performance.raft_multiplier", c.Performance.RaftMultiplier, fmt.Errorf("%w: want 1 to 10", errInvalid)}
 	}

@@ -75,6 +75,7 @@ func TestValidate(t *testing.T) {
 		"dev cluster":            {func(c *Config) { c.ApplyDev(); c.BootstrapExpect = 3 }, "bootstrap_expect"},
 		"server without port":    {func(c *Config) { c.Server, c.DataDir, c.Ports.Server = true, "/d", -1 }, "ports.server"},
 		"multiplier too big":     {func(c *Config) { c.ApplyDev(); c.Performance.RaftMultiplier = 11 }, "performance.raft_multiplier"},
+		"unknown raft log store": {func(c *Config) { c.ApplyDev(); c.RaftLogStore.Backend = "rocksdb" }, "raft_logstore.backend"},
 		"server without data":    {func(c *Config) { c.Server, c.Bootstrap = true, true }, "data_dir"},
 		"bad datacenter":         {func(c *Config) { c.ApplyDev(); c.Datacenter = "dc 1" }, "datacenter"},
 		"bad port":               {func(c *Config) { c.ApplyDev(); c.Ports.HTTP = 70000 }, "ports.http"},

@@ -19,6 +19,7 @@ type Cluster struct {
 	Servers []*Agent // nil where a server is stopped
 	Clients []*Agent
 	dir     string
+	modify  []func(*config.Config) // every agent's, restarts included
 }
 
 // StartCluster starts n servers with -bootstrap-expect=n and the given
@@ -26,7 +27,7 @@ type Cluster struct {
 // t.Cleanup. modify adjusts every agent's config.
 func StartCluster(t testing.TB, servers, clients int, modify ...func(*config.Config)) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t, dir: t.TempDir()}
+	c := &Cluster{t: t, dir: t.TempDir(), modify: modify}
 	for i := range servers {
 		name := "s" + strconv.Itoa(i+1)
 		c.Servers = append(c.Servers, c.start(name, true, servers, c.joinAddrs(), modify))
@@ -103,7 +104,7 @@ func (c *Cluster) Restart(i int, old *Agent) {
 	c.t.Helper()
 	name := "s" + strconv.Itoa(i+1)
 	serverPort, serfPort := old.Ports()
-	c.Servers[i] = c.start(name, true, len(c.Servers), c.joinAddrs(), nil, func(cfg *config.Config) {
+	c.Servers[i] = c.start(name, true, len(c.Servers), c.joinAddrs(), c.modify, func(cfg *config.Config) {
 		cfg.Ports.Server, cfg.Ports.SerfLAN = serverPort, serfPort
 	})
 }
@@ -124,7 +125,7 @@ func (c *Cluster) RestartClient(i int, old *Agent) {
 	c.t.Helper()
 	name := "c" + strconv.Itoa(i+1)
 	_, serfPort := old.Ports()
-	c.Clients[i] = c.start(name, false, 0, c.joinAddrs(), nil, func(cfg *config.Config) {
+	c.Clients[i] = c.start(name, false, 0, c.joinAddrs(), c.modify, func(cfg *config.Config) {
 		cfg.Ports.SerfLAN = serfPort
 	})
 }
