@@ -45,8 +45,9 @@ type Config struct {
 	// DataDir holds the durable Raft log (fsynced on every commit) and
 	// snapshots. Required unless Dev.
 	DataDir string
-	// LogStore is the durable log's backend: "boltdb" (raft.db; the
-	// default) or "wal" (raft-wal segments under wal/).
+	// LogStore is the durable log's backend: "wal" (raft-wal segments
+	// under wal/), "boltdb" (raft.db), or "" (the one DataDir holds; wal
+	// for a new one).
 	LogStore string
 	// Bootstrap makes this node a one-server cluster if it has no Raft state
 	// yet (-bootstrap, or -dev).

@@ -47,15 +47,22 @@ func openStores(cfg Config) (*stores, error) {
 	return st, nil
 }
 
-// openLog opens the durable log and stable store of backend ("boltdb" or
-// "", or "wal") under dir. A directory holding the other backend's log is
+// openLog opens the durable log and stable store of backend ("boltdb",
+// "wal", or "": the one dir already holds, a WAL for a new one) under dir. A directory holding the other backend's log is
 // refused: opening an empty log there would make this server forget its
 // cluster and its data.
 func openLog(dir, backend string) (*stores, error) {
 	boltPath, walDir := filepath.Join(dir, "raft.db"), filepath.Join(dir, "wal")
 	has := func(p string) bool { _, err := os.Stat(p); return err == nil }
+	if backend == "" {
+		// An existing boltdb log keeps its backend; a new log is a WAL.
+		backend = "wal"
+		if has(boltPath) && !has(walDir) {
+			backend = "boltdb"
+		}
+	}
 	switch backend {
-	case "", "boltdb":
+	case "boltdb":
 		if has(walDir) && !has(boltPath) {
 			return nil, fmt.Errorf("cluster: %s holds a raft-wal log: set raft_logstore.backend = \"wal\" (or start with an empty data directory)", dir)
 		}

@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -47,6 +49,33 @@ func TestOpenLog(t *testing.T) {
 				t.Fatalf("term after reopen: %d %v", term, err)
 			}
 		})
+	}
+	// The default: a new directory gets a WAL, an existing log keeps its
+	// backend.
+	for _, existing := range []string{"boltdb", "wal"} {
+		dir := t.TempDir()
+		st, err := openLog(dir, existing)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.close()
+		st, err = openLog(dir, "")
+		if err != nil {
+			t.Fatalf("default backend on a %s log: %v", existing, err)
+		}
+		st.close()
+		if _, err := os.Stat(filepath.Join(dir, "raft.db")); (err == nil) != (existing == "boltdb") {
+			t.Fatalf("default backend on a %s log opened the other one", existing)
+		}
+	}
+	dir := t.TempDir()
+	st, err := openLog(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.close()
+	if _, err := os.Stat(filepath.Join(dir, "wal")); err != nil {
+		t.Fatalf("a new directory's default log is not a WAL: %v", err)
 	}
 	if _, err := openLog(t.TempDir(), "rocksdb"); err == nil {
 		t.Fatal("an unknown backend was opened")

@@ -98,10 +98,11 @@ type Config struct {
 
 // RaftLogStore is Consul's raft_logstore block.
 type RaftLogStore struct {
-	// Backend is "boltdb" (the default, as in Consul: raft-boltdb, two
-	// fsyncs per batch of entries) or "wal" (hashicorp/raft-wal: an
-	// append-only segmented log, one fsync per batch; faster, newer).
-	// A data directory keeps the backend it was created with.
+	// Backend is "wal" (hashicorp/raft-wal: an append-only segmented log,
+	// one fsync per batch of entries) or "boltdb" (raft-boltdb, two
+	// fsyncs per batch). Empty, the default: the backend the data
+	// directory already holds, wal for a new one. A data directory keeps
+	// the backend it was created with.
 	Backend string `json:"backend"`
 }
 
