@@ -21,7 +21,8 @@ type kv interface {
 // target is one system as the simple workloads see it.
 type target struct {
 	name string
-	// kv returns worker w's handle (etcd gives each worker its own client).
+	// kv returns worker w's handle (etcd gives each worker its own client;
+	// with -cluster both talk to node w%3).
 	kv func(w int) kv
 	// count returns how many keys start with prefix.
 	count func(ctx context.Context, prefix string) (int, error)
@@ -33,7 +34,7 @@ func (e *env) targets() []target {
 	if m := e.muster; m != nil {
 		ts = append(ts, target{
 			name: "muster",
-			kv:   func(int) kv { return musterKV{c: m} },
+			kv:   func(w int) kv { return musterKV{c: e.musterAt(w)} },
 			count: func(ctx context.Context, prefix string) (int, error) {
 				ks, err := m.keys(ctx, prefix)
 				return len(ks), err

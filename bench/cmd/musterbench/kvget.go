@@ -30,7 +30,7 @@ func kvGet(ctx context.Context, e *env) []*result {
 		vs := []variant{{t.name, t.kv}}
 		switch t.name {
 		case "muster":
-			vs = append(vs, variant{"muster(consistent)", func(int) kv { return musterKV{c: e.muster, consistent: true} }})
+			vs = append(vs, variant{"muster(consistent)", func(w int) kv { return musterKV{c: e.musterAt(w), consistent: true} }})
 		case "etcd":
 			vs[0].name = "etcd(linearizable)"
 			vs = append(vs, variant{"etcd(serializable)", func(w int) kv { return etcdKV{e: e.etcd, worker: w, serializable: true} }})

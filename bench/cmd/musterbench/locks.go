@@ -37,13 +37,19 @@ type lockVariant struct {
 // driven by the Consul Go client's polling Lock.
 func (e *env) lockVariants(consulAPI bool) []lockVariant {
 	var vs []lockVariant
-	if c := e.muster; c != nil {
+	if e.muster != nil {
 		n := new(atomic.Int64)
-		vs = append(vs, lockVariant{"muster", func(int) kv { return musterKV{c: c} },
-			func(ctx context.Context, w int, key string) (locker, error) { return newMusterFairLock(ctx, c, key, n) }, n})
+		kv := func(w int) kv { return musterKV{c: e.musterAt(w)} }
+		vs = append(vs, lockVariant{"muster", kv,
+			func(ctx context.Context, w int, key string) (locker, error) {
+				return newMusterFairLock(ctx, e.musterAt(w), key, n)
+			}, n})
 		if consulAPI {
-			vs = append(vs, lockVariant{"muster(consul-api-lock)", func(int) kv { return musterKV{c: c} },
-				func(ctx context.Context, w int, key string) (locker, error) { return newConsulAPILock(ctx, c, key) }, new(atomic.Int64)})
+			vs = append(vs, lockVariant{"muster(consul-api-lock)", kv,
+				func(ctx context.Context, w int, key string) (locker, error) {
+					return newConsulAPILock(ctx, e.musterAt(w), key)
+				},
+				new(atomic.Int64)})
 		}
 	}
 	if et := e.etcd; et != nil {

@@ -24,11 +24,12 @@ type proc struct {
 	err  error         // exit error; set before done is closed
 }
 
-// startProc starts bin with args, logging to dir/name.log. The process gets
-// SIGKILL if the bench dies, so no server outlives a crashed run.
+// startProc starts bin with args, logging to dir/name.log (appended to, so
+// a restarted server keeps one log). The process gets SIGKILL if the bench
+// dies, so no server outlives a crashed run.
 func startProc(name, dir, bin string, args ...string) (*proc, error) {
 	logPath := filepath.Join(dir, name+".log")
-	f, err := os.Create(logPath)
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -75,6 +76,15 @@ func (p *proc) stop() error {
 	}
 }
 
+// kill sends SIGKILL, a crash rather than a shutdown, and waits until the
+// process is gone.
+func (p *proc) kill() {
+	if !p.exited() {
+		_ = p.cmd.Process.Kill()
+	}
+	<-p.done
+}
+
 func (p *proc) exitErr() error {
 	if p.err == nil {
 		return fmt.Errorf("%s exited; its log ends:\n%s", p.name, p.tail())
@@ -113,6 +123,26 @@ func (p *proc) waitReady(ctx context.Context, timeout time.Duration, ready func(
 		case <-ctx.Done():
 			return fmt.Errorf("%s not ready after %v: %v; its log ends:\n%s", p.name, timeout, last, p.tail())
 		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// poll calls f every interval until it succeeds or timeout passes; the
+// error then quotes what f said last. Each call gets at most a second.
+func poll(ctx context.Context, timeout, interval time.Duration, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		fctx, fcancel := context.WithTimeout(ctx, time.Second)
+		err := f(fctx)
+		fcancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not within %v: %w", timeout, err)
+		case <-time.After(interval):
 		}
 	}
 }

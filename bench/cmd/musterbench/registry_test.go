@@ -47,7 +47,7 @@ func TestPrintResultsNotApplicable(t *testing.T) {
 	na := newResult("check-cpu", "etcd", "% core", "")
 	na.skipped = "n/a: no peer"
 	var b strings.Builder
-	printResults(&b, []*result{m, na})
+	printResults(&b, []*result{m, na}, false)
 	out := b.String()
 	if !strings.Contains(out, "1.50 % core") || !strings.Contains(out, "n/a: no peer") || strings.Contains(out, "FAIL") {
 		t.Errorf("output:\n%s", out)

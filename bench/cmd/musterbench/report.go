@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -10,34 +11,46 @@ import (
 // printResults prints the measured table. The ratio column divides the
 // workload's baseline muster row (the row named plain "muster") by each
 // other row: above 1 the muster row is larger, which for a rate means
-// faster and for a time means slower.
-func printResults(w io.Writer, results []*result) {
+// faster and for a time means slower. withP90 adds a P90 column (-cluster,
+// whose failure workloads have few samples).
+func printResults(w io.Writer, results []*result, withP90 bool) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "WORKLOAD\tSYSTEM\tRESULT\tLATENCY\tP50\tP99\tMAX\tMUSTER/PEER\tCHECK")
+	cols := []string{"WORKLOAD", "SYSTEM", "RESULT", "LATENCY", "P50", "P99", "MAX", "MUSTER/PEER", "CHECK"}
+	if withP90 {
+		cols = slices.Insert(cols, 5, "P90")
+	}
+	fmt.Fprintln(tw, strings.Join(cols, "\t"))
 	for _, r := range results {
 		if r.skipped != "" {
-			fmt.Fprintf(tw, "%s\t%s\tn/a\t\t\t\t\t\t%s\n", r.workload, r.system, r.skipped)
+			fmt.Fprintf(tw, "%s\t%s\tn/a%s\t%s\n", r.workload, r.system, strings.Repeat("\t", len(cols)-4), r.skipped)
 			continue
 		}
 		check := "ok"
 		if len(r.fails) > 0 {
 			check = "FAIL"
 		}
-		p50, p99, pmax := fmtDur(r.lat.p50), fmtDur(r.lat.p99), fmtDur(r.lat.max)
-		if r.lat.n == 0 && r.latName == "" { // no latency measured (check-cpu)
-			p50, p99, pmax = "", "", ""
+		lat := []string{fmtDur(r.lat.p50), fmtDur(r.lat.p99), fmtDur(r.lat.max)}
+		if withP90 {
+			lat = slices.Insert(lat, 1, fmtDur(r.lat.p90))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.workload, r.system,
-			fmtValue(r.value, r.unit), r.latName, p50, p99, pmax,
+		if r.lat.n == 0 && r.latName == "" { // no latency measured (check-cpu)
+			clear(lat)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.workload, r.system,
+			fmtValue(r.value, r.unit), r.latName, strings.Join(lat, "\t"),
 			ratioText(baseline(results, r.workload), r), check)
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nMUSTER/PEER = muster's headline value / the row's; for rates (ops/s, incr/s, acq/s, q/s) >1 means muster is faster,")
 	fmt.Fprintln(w, "for times (s, ms) <1 means muster is faster. n/a: no comparable peer (the reason is in the CHECK column).")
 	fmt.Fprintln(w, "\nNotes:")
+	width := 13
+	for _, r := range results {
+		width = max(width, len(r.workload))
+	}
 	for _, r := range results {
 		for _, n := range r.notes {
-			fmt.Fprintf(w, "  %-13s %-26s %s\n", r.workload, r.system, n)
+			fmt.Fprintf(w, "  %-*s %-26s %s\n", width, r.workload, r.system, n)
 		}
 	}
 	var fails []string

@@ -12,7 +12,7 @@ func TestSummarize(t *testing.T) {
 		l = append(l, time.Duration(i)*time.Millisecond)
 	}
 	s := l.summarize()
-	if s.n != 100 || s.p50 != 50*time.Millisecond || s.p99 != 99*time.Millisecond || s.max != 100*time.Millisecond {
+	if s.n != 100 || s.p50 != 50*time.Millisecond || s.p90 != 90*time.Millisecond || s.p99 != 99*time.Millisecond || s.max != 100*time.Millisecond {
 		t.Fatalf("summarize = %+v", s)
 	}
 	if (latencies{}).summarize() != (summary{}) {
@@ -27,7 +27,7 @@ func TestPrintResultsFailAndRatio(t *testing.T) {
 	peer.value = 1000
 	peer.check(false, "counter is %d, want %d", 3, 4)
 	var b strings.Builder
-	printResults(&b, []*result{base, peer})
+	printResults(&b, []*result{base, peer}, false)
 	out := b.String()
 	for _, want := range []string{"2.00x", "FAIL", "1 CHECK(S) FAILED", "FAIL kv-put etcd: counter is 3, want 4"} {
 		if !strings.Contains(out, want) {

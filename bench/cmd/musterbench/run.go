@@ -29,20 +29,38 @@ type config struct {
 	stock     int
 	cpuWindow time.Duration // check-cpu's measurement window
 	keep      bool
+	// cluster runs three-server clusters instead of single servers (see
+	// cluster.go); failoverRounds and clientRounds size its two failure
+	// workloads.
+	cluster        bool
+	failoverRounds int
+	clientRounds   int
+	// raftLogStore is the muster servers' raft_logstore.backend with
+	// -cluster: "" (muster's default), wal or boltdb.
+	raftLogStore string
 }
 
 var (
 	allSystems   = []string{"muster", "etcd", "redis"}
 	allWorkloads = []string{"kv-put", "kv-get", "kv-cas", "lock-handoff", "seckill", "watch-wake",
 		"reg-dereg", "health-query", "check-cpu"}
+	// clusterSystems and clusterWorkloads are what -cluster can run: the
+	// workloads that keep their meaning against three durable servers,
+	// and the two failure workloads that only exist there.
+	clusterSystems   = []string{"muster", "etcd"}
+	clusterWorkloads = []string{"kv-put", "kv-get", "lock-handoff", "seckill", "failover", "client-failure"}
 )
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("musterbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c config
-	systems := fs.String("systems", strings.Join(allSystems, ","), "systems to run, comma-separated")
-	workloads := fs.String("workloads", strings.Join(allWorkloads, ","), "workloads to run, comma-separated")
+	systems := fs.String("systems", strings.Join(allSystems, ","), "systems to run, comma-separated (-cluster: "+strings.Join(clusterSystems, ",")+")")
+	workloads := fs.String("workloads", strings.Join(allWorkloads, ","), "workloads to run, comma-separated (-cluster: "+strings.Join(clusterWorkloads, ",")+")")
+	fs.BoolVar(&c.cluster, "cluster", false, "run three-server durable clusters of muster and etcd instead of single servers")
+	fs.StringVar(&c.raftLogStore, "raft-logstore", "", "muster servers' raft_logstore.backend with -cluster: wal or boltdb (default: muster's, wal)")
+	fs.IntVar(&c.failoverRounds, "failover-rounds", 20, "leader kills in the failover workload (-cluster)")
+	fs.IntVar(&c.clientRounds, "client-failure-rounds", 5, "client agents killed in the client-failure workload (-cluster)")
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "duration of each timed workload on each system")
 	fs.IntVar(&c.clients, "clients", 16, "concurrent clients (workers, lock contenders, buyers)")
 	fs.Int64Var(&c.maxOps, "max-ops", 2_000_000, "cap on operations in one timed run")
@@ -55,12 +73,26 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	var err error
-	if c.systems, err = parseList("systems", *systems, allSystems); err != nil {
-		return c, err
+	// -cluster has its own lists; an unset -systems or -workloads means
+	// all of the mode's.
+	knownSystems, knownWorkloads, mode := allSystems, allWorkloads, " without -cluster"
+	if c.cluster {
+		knownSystems, knownWorkloads, mode = clusterSystems, clusterWorkloads, " with -cluster"
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["systems"] {
+			*systems = strings.Join(clusterSystems, ",")
+		}
+		if !set["workloads"] {
+			*workloads = strings.Join(clusterWorkloads, ",")
+		}
 	}
-	if c.workloads, err = parseList("workloads", *workloads, allWorkloads); err != nil {
-		return c, err
+	var err error
+	if c.systems, err = parseList("systems", *systems, knownSystems); err != nil {
+		return c, fmt.Errorf("%w%s", err, mode)
+	}
+	if c.workloads, err = parseList("workloads", *workloads, knownWorkloads); err != nil {
+		return c, fmt.Errorf("%w%s", err, mode)
 	}
 	switch {
 	case c.duration <= 0 || c.duration > 5*time.Minute:
@@ -77,6 +109,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-cpu-window %v: want [1s, 10m]", c.cpuWindow)
 	case c.maxOps < 1:
 		return c, fmt.Errorf("-max-ops %d: want >= 1", c.maxOps)
+	case c.failoverRounds < 1 || c.failoverRounds > 200:
+		return c, fmt.Errorf("-failover-rounds %d: want 1..200", c.failoverRounds)
+	case c.clientRounds < 1 || c.clientRounds > 50:
+		return c, fmt.Errorf("-client-failure-rounds %d: want 1..50", c.clientRounds)
 	}
 	return c, nil
 }
@@ -111,11 +147,77 @@ func parseList(name, v string, known []string) ([]string, error) {
 // when a system is not selected) and the config.
 type env struct {
 	cfg          config
-	muster       *musterClient
-	etcd         *etcdPeer
+	muster       *musterClient // the dev agent; with -cluster server s1
+	etcd         *etcdPeer     // with -cluster worker w's client talks to member w%3 only
 	redis        *redis.Client
 	redisVersion string
-	progress     io.Writer
+	// mc and ec are the clusters of -cluster, nil otherwise.
+	mc       *musterCluster
+	ec       *etcdCluster
+	progress io.Writer
+	// nodes are the server processes, stopped in reverse order at the end;
+	// closers close clients first.
+	nodes   []*node
+	closers []func()
+}
+
+// musterAt is the muster client of worker w: with -cluster, server w%3's
+// (the placement etcd's clients follow), else the dev agent's.
+func (e *env) musterAt(w int) *musterClient {
+	if e.mc != nil {
+		return e.mc.servers[w%len(e.mc.servers)].c
+	}
+	return e.muster
+}
+
+// shutdown closes the clients, then stops every server still running.
+func (e *env) shutdown(stderr io.Writer) {
+	for _, f := range slices.Backward(e.closers) {
+		f()
+	}
+	for _, n := range slices.Backward(e.nodes) {
+		if n.p == nil || n.killed {
+			continue
+		}
+		if err := n.p.stop(); err != nil {
+			fmt.Fprintln(stderr, "stop:", err)
+		}
+	}
+}
+
+// startSingle starts one server of each selected system (the default mode)
+// and returns their version lines.
+func (e *env) startSingle(ctx context.Context, dir string) ([]string, error) {
+	var versions []string
+	for _, s := range e.cfg.systems {
+		fmt.Fprintf(e.progress, "starting %s...\n", s)
+		switch s {
+		case "muster":
+			p, c, err := startMuster(ctx, dir, e.cfg.muster)
+			if err != nil {
+				return nil, err
+			}
+			e.nodes, e.muster = append(e.nodes, &node{name: p.name, p: p}), c
+			versions = append(versions, c.version())
+		case "etcd":
+			p, c, err := startEtcd(ctx, dir, e.cfg.clients)
+			if err != nil {
+				return nil, err
+			}
+			e.nodes, e.etcd = append(e.nodes, &node{name: p.name, p: p}), c
+			e.closers = append(e.closers, c.close)
+			versions = append(versions, c.version+" (fsync on)")
+		case "redis":
+			p, c, v, err := startRedis(ctx, dir, e.cfg.clients+8)
+			if err != nil {
+				return nil, err
+			}
+			e.nodes, e.redis = append(e.nodes, &node{name: p.name, p: p}), c
+			e.closers = append(e.closers, func() { c.Close() })
+			versions = append(versions, v+" (no persistence)")
+		}
+	}
+	return versions, nil
 }
 
 // workloadFunc runs one workload on every selected system.
@@ -131,6 +233,9 @@ var workloadFuncs = map[string]workloadFunc{
 	"reg-dereg":    regDereg,
 	"health-query": healthQuery,
 	"check-cpu":    checkCPU,
+	// -cluster only
+	"failover":       failover,
+	"client-failure": clientFailure,
 }
 
 // run is the whole program: start servers, run workloads, print, stop. It
@@ -153,43 +258,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 		defer os.RemoveAll(dir)
 	}
 	e := &env{cfg: cfg, progress: stderr}
-	var procs []*proc
-	defer func() {
-		for _, p := range slices.Backward(procs) {
-			if err := p.stop(); err != nil {
-				fmt.Fprintln(stderr, "stop:", err)
-			}
-		}
-	}()
-	versions := []string{"go " + runtime.Version() + " (bench client)"}
-	for _, s := range cfg.systems {
-		fmt.Fprintf(stderr, "starting %s...\n", s)
-		switch s {
-		case "muster":
-			p, c, err := startMuster(ctx, dir, cfg.muster)
-			if err != nil {
-				return 2, err
-			}
-			procs, e.muster = append(procs, p), c
-			versions = append(versions, c.version())
-		case "etcd":
-			p, c, err := startEtcd(ctx, dir, cfg.clients)
-			if err != nil {
-				return 2, err
-			}
-			defer c.close()
-			procs, e.etcd = append(procs, p), c
-			versions = append(versions, c.version+" (fsync on)")
-		case "redis":
-			p, c, v, err := startRedis(ctx, dir, cfg.clients+8)
-			if err != nil {
-				return 2, err
-			}
-			defer c.Close()
-			procs, e.redis = append(procs, p), c
-			versions = append(versions, v+" (no persistence)")
-		}
+	defer e.shutdown(stderr)
+	start := e.startSingle
+	if cfg.cluster {
+		start = e.startClusters
 	}
+	versions, err := start(ctx, dir)
+	if err != nil {
+		return 2, err
+	}
+	versions = append([]string{"go " + runtime.Version() + " (bench client)"}, versions...)
 
 	started := time.Now()
 	var results []*result
@@ -200,14 +278,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 		fmt.Fprintf(stderr, "== %s\n", w)
 		rs := workloadFuncs[w](ctx, e)
 		for _, r := range rs {
+			if r.skipped != "" {
+				fmt.Fprintf(stderr, "   %-26s %s\n", r.system, r.skipped)
+				continue
+			}
 			fmt.Fprintf(stderr, "   %-26s %s %s\n", r.system, fmtValue(r.value, r.unit), strings.Join(r.fails, "; "))
 		}
 		results = append(results, rs...)
 	}
-	for _, p := range procs {
-		if p.exited() {
-			r := newResult("servers", p.name, "", "")
-			r.fail("%v", p.exitErr())
+	for _, n := range e.nodes {
+		if err := n.crashed(); err != nil {
+			r := newResult("servers", n.name, "", "")
+			r.fail("%v", err)
 			results = append(results, r)
 		}
 	}
@@ -215,11 +297,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 	fmt.Fprintf(stdout, "musterbench %s  (%d cores, GOMAXPROCS %d, kernel %s)\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.GOMAXPROCS(0), kernel())
 	fmt.Fprintf(stdout, "servers: %s\n", strings.Join(versions, "; "))
-	fmt.Fprintf(stdout, "flags: -duration=%v -clients=%d -watchers=%d -watch-reps=%d -stock=%d -cpu-window=%v; all traffic on 127.0.0.1; total run %s\n\n",
-		cfg.duration, cfg.clients, cfg.watchers, cfg.watchReps, cfg.stock, cfg.cpuWindow, fmtDur(time.Since(started)))
-	printResults(stdout, results)
-	if slices.Contains(cfg.systems, "muster") {
-		printReferences(stdout, results)
+	if cfg.cluster {
+		fmt.Fprintf(stdout, "flags: -cluster -duration=%v -clients=%d -stock=%d -failover-rounds=%d -client-failure-rounds=%d; all traffic on 127.0.0.1; total run %s\n\n",
+			cfg.duration, cfg.clients, cfg.stock, cfg.failoverRounds, cfg.clientRounds, fmtDur(time.Since(started)))
+		printResults(stdout, results, true)
+		if slices.Contains(cfg.systems, "muster") {
+			printClusterGoals(stdout, results)
+		}
+	} else {
+		fmt.Fprintf(stdout, "flags: -duration=%v -clients=%d -watchers=%d -watch-reps=%d -stock=%d -cpu-window=%v; all traffic on 127.0.0.1; total run %s\n\n",
+			cfg.duration, cfg.clients, cfg.watchers, cfg.watchReps, cfg.stock, cfg.cpuWindow, fmtDur(time.Since(started)))
+		printResults(stdout, results, false)
+		if slices.Contains(cfg.systems, "muster") {
+			printReferences(stdout, results)
+		}
 	}
 	if ctx.Err() != nil {
 		return 2, ctx.Err()

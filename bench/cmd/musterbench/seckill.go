@@ -40,12 +40,12 @@ func seckill(ctx context.Context, e *env) []*result {
 		if v.system == "muster" {
 			var conflicts atomic.Int64
 			r := runSeckill(ctx, e, "muster(txn)", v.kv(0), func(_ context.Context, prefix string) (buyFunc, func(), error) {
-				return musterTxnBuy(e.muster, prefix, &conflicts), func() {}, nil
+				return musterTxnBuy(e.musterAt, prefix, &conflicts), func() {}, nil
 			})
 			r.note("%d transactions refused with 409 and retried", conflicts.Load())
 			out = append(out, r)
 			out = append(out, runSeckill(ctx, e, "muster(add)", v.kv(0), func(_ context.Context, prefix string) (buyFunc, func(), error) {
-				return musterAddBuy(e.muster, prefix), func() {}, nil
+				return musterAddBuy(e.musterAt, prefix), func() {}, nil
 			}))
 		}
 	}
@@ -173,14 +173,14 @@ type txnKV struct {
 
 // musterAddBuy buys with muster's add extension: one transaction that
 // adds -1 to the stock (refused if it would go below zero) and +1 to the
-// orders; no read, no retry. A 409 means sold out.
-func musterAddBuy(c *musterClient, prefix string) buyFunc {
+// orders; no read, no retry. A 409 means sold out. Buyer w uses at(w).
+func musterAddBuy(at func(w int) *musterClient, prefix string) buyFunc {
 	body, _ := json.Marshal([]txnOp{
 		{txnKV{Verb: "add", Key: prefix + "stock", Value: []byte("-1")}},
 		{txnKV{Verb: "add", Key: prefix + "orders", Value: []byte("1")}},
 	})
-	return func(ctx context.Context, _ int) (bool, int64, error) {
-		_, b, err := c.do(ctx, http.MethodPut, "/v1/txn", body)
+	return func(ctx context.Context, w int) (bool, int64, error) {
+		_, b, err := at(w).do(ctx, http.MethodPut, "/v1/txn", body)
 		var se *httpStatusError
 		switch {
 		case errors.As(err, &se) && se.status == http.StatusConflict:
@@ -200,8 +200,10 @@ func musterAddBuy(c *musterClient, prefix string) buyFunc {
 // musterTxnBuy buys without a lock: read stock and orders in one GET
 // ?recurse, then one transaction that checks both ModifyIndexes and writes
 // stock-1 and orders+1; a 409 means another buyer won, so read again.
-func musterTxnBuy(c *musterClient, prefix string, conflicts *atomic.Int64) buyFunc {
-	return func(ctx context.Context, _ int) (bool, int64, error) {
+// Buyer w uses at(w).
+func musterTxnBuy(at func(w int) *musterClient, prefix string, conflicts *atomic.Int64) buyFunc {
+	return func(ctx context.Context, w int) (bool, int64, error) {
+		c := at(w)
 		for {
 			es, err := c.list(ctx, prefix)
 			if err != nil {

@@ -13,8 +13,8 @@ import (
 type latencies []time.Duration
 
 type summary struct {
-	n             int
-	p50, p99, max time.Duration
+	n                  int
+	p50, p90, p99, max time.Duration
 }
 
 func (l latencies) summarize() summary {
@@ -27,7 +27,7 @@ func (l latencies) summarize() summary {
 		i := int(q*float64(len(s))+0.5) - 1
 		return s[min(max(i, 0), len(s)-1)]
 	}
-	return summary{n: len(s), p50: at(0.50), p99: at(0.99), max: s[len(s)-1]}
+	return summary{n: len(s), p50: at(0.50), p90: at(0.90), p99: at(0.99), max: s[len(s)-1]}
 }
 
 // load is what hammer measured.

@@ -47,12 +47,7 @@ func startEtcd(ctx context.Context, dir string, nclients int) (*proc, *etcdPeer,
 	}
 	e := &etcdPeer{endpoint: client}
 	for range max(nclients, 1) {
-		c, err := clientv3.New(clientv3.Config{
-			Endpoints:   []string{client},
-			DialTimeout: 5 * time.Second,
-			DialOptions: []grpc.DialOption{grpc.WithNoProxy()},
-			Logger:      zap.NewNop(),
-		})
+		c, err := newEtcdClient(client)
 		if err != nil {
 			e.close()
 			p.stop()
@@ -76,6 +71,17 @@ func startEtcd(ctx context.Context, dir string, nclients int) (*proc, *etcdPeer,
 		e.version = strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
 	}
 	return p, e, nil
+}
+
+// newEtcdClient is a client of the one member at endpoint: without other
+// endpoints it never moves to another member.
+func newEtcdClient(endpoint string) (*clientv3.Client, error) {
+	return clientv3.New(clientv3.Config{
+		Endpoints:   []string{endpoint},
+		DialTimeout: 5 * time.Second,
+		DialOptions: []grpc.DialOption{grpc.WithNoProxy()},
+		Logger:      zap.NewNop(),
+	})
 }
 
 func (e *etcdPeer) close() {
