@@ -55,13 +55,15 @@ type Agent struct {
 	// (a reload removes those no longer there); guarded by reloadMu.
 	reloadMu       sync.Mutex
 	configServices map[string]bool
-	api            *httpapi.Server
-	apiAgent       httpapi.Agent
-	fwd            *forward.Handler
-	httpSrv        *http.Server
-	serverSrv      *http.Server // forwarded calls on the server port
-	dnsSrv         *dns.Server
-	httpLn         net.Listener
+	// configChecks are the IDs of the top-level config-file checks.
+	configChecks map[string]bool
+	api          *httpapi.Server
+	apiAgent     httpapi.Agent
+	fwd          *forward.Handler
+	httpSrv      *http.Server
+	serverSrv    *http.Server // forwarded calls on the server port
+	dnsSrv       *dns.Server
+	httpLn       net.Listener
 
 	// pool is the LAN gossip pool (nil with ports.serf_lan -1 in dev).
 	pool *gossip.Pool
@@ -155,7 +157,7 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 			Checks: checks.Options{Logger: logger}, Logger: logger,
 		})
 	}
-	if err := a.loadServices(cfg.Services); err != nil {
+	if err := a.loadConfig(cfg.Services, cfg.Checks); err != nil {
 		return fail(err)
 	}
 	a.api = httpapi.New(httpapi.Config{
@@ -529,6 +531,56 @@ func (a *Agent) restorePersisted() {
 	}
 }
 
+// loadConfig registers the config files' services, then their top-level
+// checks (which may name those services).
+func (a *Agent) loadConfig(services, checks []json.RawMessage) error {
+	if err := a.loadServices(services); err != nil {
+		return err
+	}
+	return a.loadChecks(checks)
+}
+
+// loadChecks registers the top-level check definitions of the config
+// files (script checks allowed by enable_local_script_checks) and removes
+// the config-defined checks that are no longer there.
+func (a *Agent) loadChecks(raws []json.RawMessage) error {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	seen := map[string]bool{}
+	defer func() {
+		if a.configChecks == nil {
+			a.configChecks = map[string]bool{}
+		}
+		maps.Copy(a.configChecks, seen)
+	}()
+	for _, raw := range raws {
+		defs, err := local.DecodeConfigChecks(raw)
+		if err != nil {
+			return err
+		}
+		for _, d := range defs {
+			c, err := d.Check()
+			if err != nil {
+				return fmt.Errorf("agent: config check %q: %w", d.Name, err)
+			}
+			c.FromConfig = true
+			if err := a.local.AddCheck(c); err != nil {
+				return fmt.Errorf("agent: config check %q: %w", d.Name, err)
+			}
+			seen[c.Health.CheckID] = true
+		}
+	}
+	for id := range a.configChecks {
+		if !seen[id] {
+			if err := a.local.RemoveCheck(id); err != nil && !errors.Is(err, local.ErrUnknownCheck) {
+				return err
+			}
+			delete(a.configChecks, id)
+		}
+	}
+	return nil
+}
+
 // loadServices registers the service definitions of the config files and
 // removes the config-defined services that are no longer there.
 func (a *Agent) loadServices(raws []json.RawMessage) error {
@@ -582,7 +634,7 @@ func (a *Agent) Reload() error {
 			return err
 		}
 	}
-	if err := a.loadServices(fresh.Services); err != nil {
+	if err := a.loadConfig(fresh.Services, fresh.Checks); err != nil {
 		return err
 	}
 	a.logger.Info("agent: reloaded service definitions", "files", len(a.cfg.Files))

@@ -90,6 +90,9 @@ type Config struct {
 	// Services are the raw "service" and "services" entries of the config
 	// files, decoded by package local.
 	Services []json.RawMessage `json:"-"`
+	// Checks are the raw top-level "check" and "checks" entries (node
+	// checks, or checks of a service named by service_id).
+	Checks []json.RawMessage `json:"-"`
 
 	// SessionTTLGrace is how long after its TTL an unrenewed session
 	// expires (muster; Consul instead doubles the TTL).
@@ -199,7 +202,7 @@ var knownKeys = map[string][]string{
 	"": {"server", "bootstrap", "bootstrap_expect", "node_name", "node_id", "datacenter",
 		"data_dir", "bind_addr", "client_addr", "advertise_addr", "ports", "log_level",
 		"retry_join", "start_join", "retry_interval", "encrypt", "performance", "gossip_lan", "raft_logstore", "limits", "session_ttl_grace", "enable_debug", "enable_script_checks",
-		"enable_local_script_checks", "service", "services", "recursors", "dns_config", "node_meta", "locality"},
+		"enable_local_script_checks", "service", "services", "check", "checks", "recursors", "dns_config", "node_meta", "locality"},
 	"dns_config":    {"only_passing", "udp_answer_limit"},
 	"performance":   {"raft_multiplier", "raft_heartbeat_timeout", "raft_election_timeout", "raft_leader_lease_timeout"},
 	"gossip_lan":    {"probe_interval", "probe_timeout", "suspicion_mult", "gossip_interval"},
@@ -230,6 +233,11 @@ func (c *Config) LoadFile(path string) ([]string, error) {
 	for _, k := range []string{"service", "services"} {
 		if v, ok := raw[k]; ok {
 			c.Services = append(c.Services, v)
+		}
+	}
+	for _, k := range []string{"check", "checks"} {
+		if v, ok := raw[k]; ok {
+			c.Checks = append(c.Checks, v)
 		}
 	}
 	return unknownKeys(raw), nil

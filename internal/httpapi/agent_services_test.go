@@ -190,7 +190,9 @@ func TestAgentService_ConfigFilesAndReload(t *testing.T) {
 	}
 	write(`{"services": [{"id": "user-1", "name": "UserService", "port": 5726, "tags": ["v1"],
 		"meta": {"team_name": "users"}, "enable_tag_override": true,
-		"check": {"ttl": "30s", "deregister_critical_service_after": "20s", "status": "passing"}}]}`)
+		"check": {"ttl": "30s", "deregister_critical_service_after": "20s", "status": "passing"}}],
+		"checks": [{"id": "mem", "name": "Memory", "ttl": "1m", "status": "warning"},
+			{"name": "user-extra", "service_id": "user-1", "ttl": "1m"}]}`)
 	a := testagent.Start(t, func(c *config.Config) {
 		if _, err := c.LoadFile(path); err != nil {
 			t.Fatal(err)
@@ -204,6 +206,13 @@ func TestAgentService_ConfigFilesAndReload(t *testing.T) {
 	if c := checks["service:user-1"]; c == nil || c.Status != "passing" || c.Definition.DeregisterCriticalServiceAfter.String() != "20s" {
 		t.Fatalf("config check: %+v", checks)
 	}
+	// Top-level checks: a node check, and one attached to a config service.
+	if c := checks["mem"]; c == nil || c.Name != "Memory" || c.Status != "warning" || c.ServiceID != "" {
+		t.Fatalf("top-level node check: %+v", checks["mem"])
+	}
+	if c := checks["user-extra"]; c == nil || c.ServiceID != "user-1" {
+		t.Fatalf("top-level service check: %+v", checks["user-extra"])
+	}
 
 	write(`{"service": {"id": "score-1", "name": "ScoreService", "port": 5001}}`)
 	if code, body := do(t, a, "PUT", "/v1/agent/reload", nil); code != 200 {
@@ -212,6 +221,9 @@ func TestAgentService_ConfigFilesAndReload(t *testing.T) {
 	svcs, err := a.Client.Agent().Services()
 	if err != nil || len(svcs) != 1 || svcs["score-1"] == nil {
 		t.Fatalf("services after reload: %v %v", svcs, err)
+	}
+	if checks, _ := a.Client.Agent().Checks(); checks["mem"] != nil || checks["user-extra"] != nil {
+		t.Fatalf("config checks left after the reload removed them: %v", checks)
 	}
 	testagent.WaitFor(t, 5*time.Second, "the catalog to follow the reload", func() bool {
 		names, _, _ := a.Client.Catalog().Services(nil)

@@ -252,9 +252,21 @@ func (d *CheckDefinition) check() (*Check, error) {
 // as in Consul; keys inside meta, header and tagged_addresses are kept as
 // written.
 func DecodeConfigServices(raw json.RawMessage) ([]*ServiceDefinition, error) {
+	return decodeConfigList[ServiceDefinition](raw, "service")
+}
+
+// DecodeConfigChecks reads the top-level "check" / "checks" entries of a
+// JSON config file, with the same spelling rules as DecodeConfigServices.
+func DecodeConfigChecks(raw json.RawMessage) ([]*CheckDefinition, error) {
+	return decodeConfigList[CheckDefinition](raw, "check")
+}
+
+// decodeConfigList decodes one object or a list of them, keys in
+// snake_case or CamelCase.
+func decodeConfigList[T any](raw json.RawMessage, what string) ([]*T, error) {
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, fmt.Errorf("local: service definitions: %w", err)
+		return nil, fmt.Errorf("local: %s definitions: %w", what, err)
 	}
 	var list []any
 	switch x := v.(type) {
@@ -263,17 +275,17 @@ func DecodeConfigServices(raw json.RawMessage) ([]*ServiceDefinition, error) {
 	case map[string]any:
 		list = []any{x}
 	default:
-		return nil, fmt.Errorf("local: service definitions: want an object or a list, got %s", raw)
+		return nil, fmt.Errorf("local: %s definitions: want an object or a list, got %s", what, raw)
 	}
-	var out []*ServiceDefinition
+	var out []*T
 	for i, item := range list {
 		b, err := json.Marshal(camelKeys(item))
 		if err != nil {
 			return nil, err
 		}
-		var d ServiceDefinition
+		var d T
 		if err := json.Unmarshal(b, &d); err != nil {
-			return nil, fmt.Errorf("local: service definition %d: %w", i+1, err)
+			return nil, fmt.Errorf("local: %s definition %d: %w", what, i+1, err)
 		}
 		out = append(out, &d)
 	}
