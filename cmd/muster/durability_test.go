@@ -12,6 +12,8 @@ import (
 	"time"
 
 	consulapi "github.com/hashicorp/consul/api"
+
+	"github.com/musterhq/muster/internal/testagent"
 )
 
 // Durability with real processes and SIGKILL: three durable servers take
@@ -78,7 +80,7 @@ func testDurability(t *testing.T, bin, backend string) {
 	c.waitLeader(t, 15*time.Second)
 	for i := range c.procs {
 		kv := c.client(i).KV()
-		waitFor(t, 10*time.Second, fmt.Sprintf("server %d caught up", i), func() bool {
+		testagent.WaitFor(t, 10*time.Second, fmt.Sprintf("server %d caught up", i), func() bool {
 			p, _, err := kv.Get("counter", &consulapi.QueryOptions{AllowStale: true})
 			return err == nil && p != nil && string(p.Value) == strconv.Itoa(counter)
 		})
@@ -172,7 +174,7 @@ func (c *procCluster) client(i int) *consulapi.Client {
 func (c *procCluster) waitLeader(t *testing.T, timeout time.Duration) int {
 	t.Helper()
 	idx := -1
-	waitFor(t, timeout, "a leader", func() bool {
+	testagent.WaitFor(t, timeout, "a leader", func() bool {
 		for i, p := range c.procs {
 			if p == nil {
 				continue
@@ -201,15 +203,4 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %v", what, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

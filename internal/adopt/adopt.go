@@ -124,9 +124,19 @@ func (a *Adopter) sync(ws memdb.WatchSet, now time.Time) (time.Duration, error) 
 			agentDown[c.Node] = true
 		}
 	}
+	// Alive walks the pool: ask once per node, not once per check.
+	alive := map[string]bool{}
+	isAlive := func(node string) bool {
+		v, ok := alive[node]
+		if !ok {
+			v = a.cfg.Alive(node)
+			alive[node] = v
+		}
+		return v
+	}
 	want := map[key]*state.HealthCheck{}
 	for _, c := range all {
-		if c.CheckID == state.SerfCheckID || a.cfg.Alive(c.Node) {
+		if c.CheckID == state.SerfCheckID || isAlive(c.Node) {
 			continue
 		}
 		owned := c.Definition.Owner == state.OwnerCluster

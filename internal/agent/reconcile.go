@@ -105,10 +105,7 @@ func (a *Agent) registerMember(m gossip.Member) error {
 	reg := &fsm.RegisterRequest{
 		Node:           state.Node{ID: m.Tags["id"], Node: m.Name, Address: m.Addr, Datacenter: a.cfg.Datacenter},
 		SkipNodeUpdate: existing != nil && existing.Address == m.Addr,
-		Checks: []*state.HealthCheck{{
-			CheckID: state.SerfCheckID, Name: "Serf Health Status", Status: state.HealthPassing,
-			Output: serfAliveOutput, ServiceTags: []string{}, // Consul shows []
-		}},
+		Checks:         []*state.HealthCheck{serfHealthCheck(state.HealthPassing, serfAliveOutput)},
 	}
 	if self {
 		reg.Node, reg.SkipNodeUpdate = a.localNode(), false
@@ -153,14 +150,24 @@ func (a *Agent) failMember(m gossip.Member) error {
 	if serf := a.serfCheck(m.Name); serf != nil && serf.Status == state.HealthCritical {
 		return nil
 	}
-	existing := a.fsm.State().Node(m.Name)
+	return a.setSerfHealth(state.Node{ID: m.Tags["id"], Node: m.Name, Address: m.Addr, Datacenter: a.cfg.Datacenter},
+		state.HealthCritical, serfFailedOutput)
+}
+
+// serfHealthCheck is a node's serfHealth row.
+func serfHealthCheck(status, output string) *state.HealthCheck {
+	return &state.HealthCheck{
+		CheckID: state.SerfCheckID, Name: "Serf Health Status", Status: status,
+		Output: output, ServiceTags: []string{}, // Consul shows []
+	}
+}
+
+// setSerfHealth writes node's serfHealth check, creating the node when the
+// catalog lacks it and leaving an existing node row as it is.
+func (a *Agent) setSerfHealth(node state.Node, status, output string) error {
 	return a.applyOK(fsm.RegisterRequestType, &fsm.RegisterRequest{
-		Node:           state.Node{ID: m.Tags["id"], Node: m.Name, Address: m.Addr, Datacenter: a.cfg.Datacenter},
-		SkipNodeUpdate: existing != nil,
-		Checks: []*state.HealthCheck{{
-			CheckID: state.SerfCheckID, Name: "Serf Health Status", Status: state.HealthCritical,
-			Output: serfFailedOutput, ServiceTags: []string{},
-		}},
+		Node: node, SkipNodeUpdate: a.fsm.State().Node(node.Node) != nil,
+		Checks: []*state.HealthCheck{serfHealthCheck(status, output)},
 	})
 }
 
@@ -203,13 +210,7 @@ func (a *Agent) removeMember(name string) error {
 		}
 	}
 	if serf := a.serfCheck(name); serf == nil || serf.Status != state.HealthCritical || serf.Output != serfLeftOutput {
-		errs = append(errs, a.applyOK(fsm.RegisterRequestType, &fsm.RegisterRequest{
-			Node: state.Node{Node: name}, SkipNodeUpdate: true,
-			Checks: []*state.HealthCheck{{
-				CheckID: state.SerfCheckID, Name: "Serf Health Status", Status: state.HealthCritical,
-				Output: serfLeftOutput, ServiceTags: []string{},
-			}},
-		}))
+		errs = append(errs, a.setSerfHealth(state.Node{Node: name}, state.HealthCritical, serfLeftOutput))
 	}
 	return errors.Join(errs...)
 }

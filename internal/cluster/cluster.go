@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -111,9 +112,10 @@ type Cluster struct {
 
 	// readyCh is closed once this node, as leader, has applied every entry
 	// committed before its term (MarkReady); a new one replaces it when
-	// leadership is lost (MarkUnready).
+	// leadership is lost (MarkUnready). readyMu serializes those two; a
+	// read (WaitReady) only loads the pointer.
 	readyMu sync.Mutex
-	readyCh chan struct{}
+	readyCh atomic.Pointer[chan struct{}]
 }
 
 // New starts a Raft node applying to f. In dev mode it runs in memory; else
@@ -167,8 +169,9 @@ func New(cfg Config, f *fsm.FSM) (*Cluster, error) {
 		st.close()
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
-	c := &Cluster{cfg: cfg, raft: r, trans: trans, stores: st, hadState: has || cfg.Dev || cfg.Bootstrap,
-		readyCh: make(chan struct{})}
+	c := &Cluster{cfg: cfg, raft: r, trans: trans, stores: st, hadState: has || cfg.Dev || cfg.Bootstrap}
+	notReady := make(chan struct{})
+	c.readyCh.Store(&notReady)
 	if !c.soleVoter() {
 		return c, nil
 	}
@@ -299,22 +302,28 @@ func (c *Cluster) MarkReady(timeout time.Duration) error {
 	}
 	c.readyMu.Lock()
 	defer c.readyMu.Unlock()
-	select {
-	case <-c.readyCh:
-	default:
-		close(c.readyCh)
+	if ch := *c.readyCh.Load(); !closed(ch) {
+		close(ch)
 	}
 	return nil
+}
+
+func closed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // MarkUnready is MarkReady's undoing, on losing leadership.
 func (c *Cluster) MarkUnready() {
 	c.readyMu.Lock()
 	defer c.readyMu.Unlock()
-	select {
-	case <-c.readyCh:
-		c.readyCh = make(chan struct{})
-	default:
+	if closed(*c.readyCh.Load()) {
+		ch := make(chan struct{})
+		c.readyCh.Store(&ch)
 	}
 }
 
@@ -326,11 +335,8 @@ func (c *Cluster) WaitReady(ctx context.Context) error {
 	if !c.IsLeader() {
 		return nil
 	}
-	c.readyMu.Lock()
-	ch := c.readyCh
-	c.readyMu.Unlock()
 	select {
-	case <-ch:
+	case <-*c.readyCh.Load():
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("%w: the new leader has not caught up yet", ErrNotLeader)
