@@ -34,6 +34,9 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/musterhq/muster/api"
+	"github.com/musterhq/muster/sdk/register"
 )
 
 func main() {
@@ -139,46 +142,54 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	log.Info("serving", "listen", ln.Addr().String(), "instance", c.instance(), "weight", c.Weight)
 
 	// Listen first, register second: the agent's first check then finds us.
-	reg, err := newRegistrar(c, log)
+	client, err := api.NewClient(&api.Config{Address: c.Agent, Token: os.Getenv("CONSUL_HTTP_TOKEN")})
 	if err != nil {
 		log.Error("agent client", "err", err)
 		return 1
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	registered := make(chan error, 1)
-	go func() { registered <- reg.register(ctx) }()
+	type result struct {
+		r   *register.Registration
+		err error
+	}
+	registered := make(chan result, 1)
+	go func() {
+		r, err := register.Register(ctx, client, registration(c), register.Options{Logger: log})
+		registered <- result{r, err}
+	}()
 
-	code, isRegistered := 0, false
+	code := 0
+	var reg *register.Registration
 	for done := false; !done; {
 		select {
 		case err := <-served:
 			log.Error("serve", "err", err)
 			code, done = 1, true
-		case err := <-registered:
+		case res := <-registered:
 			registered = nil // answered; never select it again
-			isRegistered = err == nil
-			if err != nil && ctx.Err() == nil {
-				log.Error("register", "err", err)
+			reg = res.r
+			if res.err != nil && ctx.Err() == nil {
+				log.Error("register", "err", res.err)
 				code, done = 1, true
 			}
 		case <-ctx.Done():
 			done = true
 		}
 	}
-	cancel()
-	if registered != nil { // still retrying: it stops now that ctx is done
-		isRegistered = <-registered == nil
-	}
 	log.Info("shutting down")
 	// Deregister before closing the listener, so no client is sent to a
 	// closed port by a catalog that still lists us.
 	dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer dcancel()
-	if isRegistered {
-		if err := reg.deregister(dctx); err != nil {
+	if reg != nil {
+		if err := reg.Deregister(dctx); err != nil {
 			log.Warn("deregister", "err", err)
 		}
+	}
+	cancel()
+	if registered != nil { // still retrying: it stops now that ctx is done
+		<-registered
 	}
 	if err := srv.Shutdown(dctx); err != nil {
 		log.Warn("shutdown", "err", err)
