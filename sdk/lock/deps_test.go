@@ -18,9 +18,10 @@ func TestImportFence(t *testing.T) {
 		pkg       string
 		forbidden []string // import path prefixes
 	}{
-		"lock":      {pkg: ".", forbidden: []string{module + "internal/", module + "sdk/lock/locktest", "testing"}},
-		"redislock": {pkg: "./redislock", forbidden: []string{module + "internal/", module + "sdk/lock/locktest", "testing"}},
-		"locktest":  {pkg: "./locktest", forbidden: []string{module + "internal/"}},
+		"lock":       {pkg: ".", forbidden: []string{module + "internal/", module + "sdk/lock/locktest", "testing"}},
+		"redislock":  {pkg: "./redislock", forbidden: []string{module + "internal/", module + "sdk/lock/locktest", "testing"}},
+		"musterlock": {pkg: "./musterlock", forbidden: []string{module + "internal/", module + "sdk/lock/locktest", "testing"}},
+		"locktest":   {pkg: "./locktest", forbidden: []string{module + "internal/"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
