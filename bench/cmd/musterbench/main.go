@@ -11,6 +11,9 @@ import (
 )
 
 func main() {
+	if os.Getenv(envEtcdSeckillChild) != "" { // a seckill-procs etcd buyer process
+		os.Exit(runEtcdSeckillChild(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	code, err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)

@@ -28,7 +28,11 @@ type config struct {
 	watchReps int
 	stock     int
 	cpuWindow time.Duration // check-cpu's measurement window
-	keep      bool
+	// seckill-procs: the examples/seckill binary ("" builds it), and the
+	// sale's processes, buyers per process and items.
+	seckill                        string
+	procs, procsBuyers, procsStock int
+	keep                           bool
 	// cluster runs three-server clusters instead of single servers (see
 	// cluster.go); failoverRounds and clientRounds size its two failure
 	// workloads.
@@ -43,7 +47,7 @@ type config struct {
 var (
 	allSystems   = []string{"muster", "etcd", "redis"}
 	allWorkloads = []string{"kv-put", "kv-get", "kv-cas", "lock-handoff", "seckill", "watch-wake",
-		"reg-dereg", "health-query", "check-cpu"}
+		"reg-dereg", "health-query", "check-cpu", "seckill-procs"}
 	// clusterSystems and clusterWorkloads are what -cluster can run: the
 	// workloads that keep their meaning against three durable servers,
 	// and the two failure workloads that only exist there.
@@ -68,6 +72,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.watchers, "watchers", 1000, "blocking watchers in watch-wake")
 	fs.IntVar(&c.watchReps, "watch-reps", 5, "writes (repetitions) in watch-wake")
 	fs.IntVar(&c.stock, "stock", 100, "items for sale in seckill")
+	fs.StringVar(&c.seckill, "seckill", "", "examples/seckill binary for seckill-procs (default: go build ../examples/seckill into a temp dir)")
+	fs.IntVar(&c.procs, "procs", 4, "seckill-procs: buyer processes")
+	fs.IntVar(&c.procsBuyers, "procs-buyers", 16, "seckill-procs: buyers per process")
+	fs.IntVar(&c.procsStock, "procs-stock", 1000, "seckill-procs: items for sale")
 	fs.DurationVar(&c.cpuWindow, "cpu-window", 30*time.Second, "window over which check-cpu measures muster's CPU")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temp dir (server logs, etcd data)")
 	if err := fs.Parse(args); err != nil {
@@ -105,6 +113,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-watch-reps %d: want 1..100", c.watchReps)
 	case c.stock < 1 || c.stock > 100000:
 		return c, fmt.Errorf("-stock %d: want 1..100000", c.stock)
+	case c.procs < 1 || c.procs > 32 || c.procsBuyers < 1 || c.procsBuyers > 256:
+		return c, fmt.Errorf("-procs %d -procs-buyers %d: want 1..32 and 1..256", c.procs, c.procsBuyers)
+	case c.procsStock < 1 || c.procsStock > 100000:
+		return c, fmt.Errorf("-procs-stock %d: want 1..100000", c.procsStock)
 	case c.cpuWindow < time.Second || c.cpuWindow > 10*time.Minute:
 		return c, fmt.Errorf("-cpu-window %v: want [1s, 10m]", c.cpuWindow)
 	case c.maxOps < 1:
@@ -224,15 +236,16 @@ func (e *env) startSingle(ctx context.Context, dir string) ([]string, error) {
 type workloadFunc func(ctx context.Context, e *env) []*result
 
 var workloadFuncs = map[string]workloadFunc{
-	"kv-put":       kvPut,
-	"kv-get":       kvGet,
-	"kv-cas":       kvCAS,
-	"lock-handoff": lockHandoff,
-	"seckill":      seckill,
-	"watch-wake":   watchWake,
-	"reg-dereg":    regDereg,
-	"health-query": healthQuery,
-	"check-cpu":    checkCPU,
+	"kv-put":        kvPut,
+	"kv-get":        kvGet,
+	"kv-cas":        kvCAS,
+	"lock-handoff":  lockHandoff,
+	"seckill":       seckill,
+	"watch-wake":    watchWake,
+	"reg-dereg":     regDereg,
+	"health-query":  healthQuery,
+	"check-cpu":     checkCPU,
+	"seckill-procs": seckillProcs,
 	// -cluster only
 	"failover":       failover,
 	"client-failure": clientFailure,
@@ -310,6 +323,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 		printResults(stdout, results, false)
 		if slices.Contains(cfg.systems, "muster") {
 			printReferences(stdout, results)
+		}
+		if slices.Contains(cfg.workloads, "seckill-procs") {
+			printSeckillProcsGoals(stdout, results)
 		}
 	}
 	if ctx.Err() != nil {
