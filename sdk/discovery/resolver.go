@@ -11,8 +11,9 @@ import (
 
 // Errors returned by this package. Test with errors.Is.
 var (
-	// ErrClosed is returned by a Resolver, and by its Watchers' Ready, once
-	// Close has been called.
+	// ErrClosed is returned, once Close has been called, by the Watchers of
+	// services that had no answer yet (Ready) and by the Resolver for them
+	// (Instances); a service that had one keeps serving its last list.
 	ErrClosed = errors.New("discovery: resolver closed")
 	// ErrNoServiceName is returned for an empty service name.
 	ErrNoServiceName = errors.New("discovery: empty service name")
@@ -50,8 +51,9 @@ func NewResolver(client *api.Client, opts Options) (*Resolver, error) {
 }
 
 // Watch returns the Watcher of service, starting it on first use. Every
-// call with the same name returns the same Watcher. After Close, it returns
-// a Watcher that never answers: its Ready returns ErrClosed and its
+// call with the same name returns the same Watcher. After Close, a service
+// watched before keeps its Watcher and its last list; any other gets a
+// Watcher that never answers: its Ready returns ErrClosed and its
 // Instances nil. An empty name gives a Watcher whose queries fail; use
 // Instances to have it refused up front.
 func (r *Resolver) Watch(service string) *Watcher {

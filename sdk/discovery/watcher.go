@@ -186,6 +186,10 @@ func (w *Watcher) run(ctx context.Context) {
 			return
 		}
 		if err != nil {
+			// The agent may come back with a fresh store whose index is
+			// below ours: Consul would then block the whole wait before
+			// answering. Ask without an index first, which answers at once.
+			index = 0
 			failures++
 			retry := backoff(failures, w.opts.BackoffMin, w.opts.BackoffMax)
 			w.setErr(err)

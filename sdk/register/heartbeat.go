@@ -42,7 +42,9 @@ func ttlChecks(reg *consulapi.AgentServiceRegistration) ([]ttlCheck, error) {
 }
 
 // heartbeat reports the instance's health to its TTL checks at a third of
-// the shortest TTL, starting at once, until ctx ends.
+// the shortest TTL, starting at once, and whenever beatNow asks, until ctx
+// ends. It is the only caller of beat, so Options.Health is never called
+// concurrently.
 func (r *Registration) heartbeat(ctx context.Context) {
 	period := r.ttls[0].ttl
 	for _, c := range r.ttls[1:] {
@@ -57,7 +59,17 @@ func (r *Registration) heartbeat(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-r.kick:
 		}
+	}
+}
+
+// beatNow asks the heartbeat to beat at once, without waiting for it. It
+// does nothing if the registration has no TTL check.
+func (r *Registration) beatNow() {
+	select {
+	case r.kick <- struct{}{}:
+	default: // a beat is already asked for
 	}
 }
 
@@ -65,9 +77,6 @@ func (r *Registration) heartbeat(ctx context.Context) {
 // Failures are logged: the next beat retries, and the watch re-registers an
 // instance the agent forgot.
 func (r *Registration) beat(ctx context.Context) {
-	if len(r.ttls) == 0 {
-		return
-	}
 	status, output := consulapi.HealthPassing, "ok"
 	if r.opts.Health != nil {
 		if err := r.opts.Health(ctx); err != nil {

@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -53,7 +54,9 @@ const (
 )
 
 // ErrRefused wraps the agent's answer when it rejects a registration with a
-// client error (4xx): retrying the same registration cannot succeed.
+// client error (4xx), or Register's own reason when it finds the
+// registration invalid before sending it (no name, a TTL that is not a
+// duration): retrying the same registration cannot succeed.
 var ErrRefused = errors.New("register: agent refused the registration")
 
 // Options tunes a Registration. The zero value is ready to use.
@@ -62,10 +65,11 @@ type Options struct {
 	Logger *slog.Logger
 
 	// Health reports the instance's health for its TTL checks: it is called
-	// at a third of the shortest check TTL, and its error (or nil) is sent
-	// as the check's status, failing (critical) with the error's text or
-	// passing. nil reports passing. It is not called if the registration
-	// has no TTL check.
+	// at a third of the shortest check TTL (and at once after a
+	// re-registration), from one goroutine, never concurrently; its error
+	// (or nil) is sent as the check's status, failing (critical) with the
+	// error's text or passing. ctx ends with the registration. nil reports
+	// passing. It is not called if the registration has no TTL check.
 	Health func(ctx context.Context) error
 
 	// RetryFirst and RetryMax bound the backoff between failed attempts to
@@ -91,10 +95,12 @@ type Registration struct {
 	log  *slog.Logger
 	ttls []ttlCheck
 
+	kick     chan struct{}      // capacity 1: "beat now" (after a re-registration)
 	stop     context.CancelFunc // ends the background loop
-	done     chan struct{}      // closed when the loop has returned
-	once     sync.Once
-	deregErr error // set by the loop's deregistration; read after done
+	stopped  chan struct{}      // closed when the loop has returned
+	done     chan struct{}      // closed after the deregistration was attempted
+	once     sync.Once          // elects who deregisters: Deregister or the loop
+	deregErr error              // the deregistration's error; read after done
 }
 
 // ttlCheck is a TTL check of the registration to heartbeat.
@@ -111,12 +117,16 @@ type ttlCheck struct {
 // ErrRefused if the agent rejects the registration (a 4xx answer: a bad
 // check, a bad name), or ctx's error if ctx ends first. An empty reg.ID
 // defaults to reg.Name, as Consul does. reg is copied; later changes to it
-// have no effect.
+// have no effect (except inside its Proxy, Connect, AI and Locality, and
+// its checks' Header maps, which must not be changed).
 func Register(ctx context.Context, c *api.Client, reg *consulapi.AgentServiceRegistration, opts Options) (*Registration, error) {
 	if reg == nil || reg.Name == "" {
 		return nil, fmt.Errorf("%w: the service needs a name", ErrRefused)
 	}
-	r := &Registration{c: c, reg: copyRegistration(reg), opts: opts.withDefaults(), done: make(chan struct{})}
+	r := &Registration{
+		c: c, reg: copyRegistration(reg), opts: opts.withDefaults(),
+		kick: make(chan struct{}, 1), stopped: make(chan struct{}), done: make(chan struct{}),
+	}
 	if r.reg.ID == "" {
 		r.reg.ID = r.reg.Name
 	}
@@ -144,27 +154,28 @@ func (r *Registration) Done() <-chan struct{} { return r.done }
 
 // Deregister stops the background work and removes the instance from the
 // agent, waiting for both. ctx bounds the removal. It is safe to call more
-// than once and after the registration's context has ended; only the first
-// removal's error is reported.
+// than once, concurrently, and after the registration's context has ended:
+// the instance is removed once, and every call waits for that removal and
+// returns its error (for a removal made because the context ended, ctx is
+// not used).
 func (r *Registration) Deregister(ctx context.Context) error {
-	var err error
 	first := false
 	r.once.Do(func() { first = true })
 	if first {
 		r.stop()
-		<-r.done
-		err = r.deregister(ctx)
-	} else {
-		<-r.done
+		<-r.stopped
+		r.deregErr = r.deregister(ctx)
+		close(r.done)
 	}
-	return err
+	<-r.done
+	return r.deregErr
 }
 
 // loop keeps the registration until ctx ends: one goroutine watches the
 // instance on the agent, another heartbeats TTL checks. When ctx ends for a
 // reason other than Deregister, it deregisters.
 func (r *Registration) loop(ctx context.Context) {
-	defer close(r.done)
+	defer close(r.stopped)
 	var wg sync.WaitGroup
 	if len(r.ttls) > 0 {
 		wg.Go(func() { r.heartbeat(ctx) })
@@ -176,22 +187,28 @@ func (r *Registration) loop(ctx context.Context) {
 	if first { // the context ended: deregister on the caller's behalf
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.DeregisterTimeout)
 		defer cancel()
-		if err := r.deregister(dctx); err != nil {
-			r.log.Warn("deregister failed", "err", err)
+		if r.deregErr = r.deregister(dctx); r.deregErr != nil {
+			r.log.Warn("deregister failed", "err", r.deregErr)
 		}
+		close(r.done)
 	}
 }
 
 // watch blocks on the instance's hash at the agent and re-registers it when
 // the agent answers that it does not know it. Transport errors (the agent
-// restarting) back off and retry. It returns when ctx ends.
+// restarting) back off and retry. It returns when ctx ends, or when the
+// agent refuses a re-registration.
 func (r *Registration) watch(ctx context.Context) {
 	hash := ""
 	b := r.newBackoff()
 	for ctx.Err() == nil {
-		q := (&consulapi.QueryOptions{WaitHash: hash, WaitTime: r.opts.WatchWait}).WithContext(ctx)
+		// The agent answers within the wait plus its jitter (wait/16); the
+		// bound notices a connection that went silent.
+		qctx, cancel := context.WithTimeout(ctx, r.opts.WatchWait+r.opts.WatchWait/16+attemptTimeout)
+		q := (&consulapi.QueryOptions{WaitHash: hash, WaitTime: r.opts.WatchWait}).WithContext(qctx)
 		start := time.Now()
 		svc, _, err := r.c.Agent().Service(r.reg.ID, q)
+		cancel()
 		switch {
 		case err == nil && (svc.ContentHash != hash || time.Since(start) >= minBlock):
 			hash = svc.ContentHash
@@ -211,7 +228,7 @@ func (r *Registration) watch(ctx context.Context) {
 				}
 				return
 			}
-			r.beat(ctx) // a fresh TTL check starts critical
+			r.beatNow() // a fresh TTL check starts critical
 			continue
 		default:
 			r.log.Debug("watch failed; retrying", "err", err)
@@ -229,7 +246,10 @@ func (r *Registration) registerUntilDone(ctx context.Context) error {
 	b := r.newBackoff()
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
-		err := r.c.Agent().ServiceRegisterOpts(r.reg, consulapi.ServiceRegisterOpts{}.WithContext(actx))
+		// Replace: checks a previous process left under this ID, and no
+		// longer declares, must not keep the instance critical.
+		opts := consulapi.ServiceRegisterOpts{ReplaceExistingChecks: true}.WithContext(actx)
+		err := r.c.Agent().ServiceRegisterOpts(r.reg, opts)
 		cancel()
 		if err == nil {
 			r.log.Info("registered", "name", r.reg.Name, "attempts", attempt)
@@ -319,16 +339,16 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// copyRegistration copies the parts of reg that the package or a caller
-// might change: the struct, its check list, tags and meta.
+// copyRegistration copies the parts of reg that a caller might change: the
+// struct, its checks, tags, meta, tagged addresses and weights.
 func copyRegistration(reg *consulapi.AgentServiceRegistration) *consulapi.AgentServiceRegistration {
 	c := *reg
 	c.Tags = append([]string(nil), reg.Tags...)
-	if reg.Meta != nil {
-		c.Meta = make(map[string]string, len(reg.Meta))
-		for k, v := range reg.Meta {
-			c.Meta[k] = v
-		}
+	c.Meta = maps.Clone(reg.Meta)
+	c.TaggedAddresses = maps.Clone(reg.TaggedAddresses)
+	if reg.Weights != nil {
+		w := *reg.Weights
+		c.Weights = &w
 	}
 	if reg.Check != nil {
 		ck := *reg.Check

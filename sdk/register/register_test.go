@@ -72,6 +72,11 @@ func TestDeregister(t *testing.T) {
 	if err := r.Deregister(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	select {
+	case <-r.Done():
+	default:
+		t.Error("Done not closed when Deregister returned")
+	}
 	if registered(a.Client, "web-1") {
 		t.Error("still registered after Deregister")
 	}
@@ -82,6 +87,25 @@ func TestDeregister(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if registered(a.Client, "web-1") {
 		t.Error("re-registered after Deregister")
+	}
+}
+
+// A check left by an earlier process under the same ID, and no longer
+// declared, is removed: it must not keep the instance critical.
+func TestReplacesLeftoverChecks(t *testing.T) {
+	a := testagent.Start(t)
+	old := &consulapi.AgentServiceRegistration{ID: "web-1", Name: "web",
+		Checks: consulapi.AgentServiceChecks{{CheckID: "old-ttl", TTL: "1m"}}}
+	if err := a.Client.Agent().ServiceRegister(old); err != nil {
+		t.Fatal(err)
+	}
+	r, err := register.Register(context.Background(), a.Client, &consulapi.AgentServiceRegistration{ID: "web-1", Name: "web"}, fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Deregister(context.Background()) })
+	if s := checkStatus(a.Client, "old-ttl"); s != "" {
+		t.Errorf("leftover check still there, status %q", s)
 	}
 }
 
@@ -152,8 +176,8 @@ func TestHeartbeat(t *testing.T) {
 		return state
 	}
 	reg := &consulapi.AgentServiceRegistration{Name: "worker", Checks: consulapi.AgentServiceChecks{
-		{TTL: "600ms"},
-		{CheckID: "worker-own", TTL: "900ms"},
+		{TTL: "1500ms"}, // beats every 500ms: a stalled beat or two does not expire it
+		{CheckID: "worker-own", TTL: "3s"},
 	}}
 	r, err := register.Register(context.Background(), a.Client, reg, opts)
 	if err != nil {
@@ -172,9 +196,9 @@ func TestHeartbeat(t *testing.T) {
 	// Passing beats keep the checks passing well past their TTLs.
 	healthy <- nil
 	testagent.WaitFor(t, 15*time.Second, "passing again", func() bool { return checkStatus(a.Client, "service:worker:1") == consulapi.HealthPassing })
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(3 * time.Second)
 	if s := checkStatus(a.Client, "service:worker:1"); s != consulapi.HealthPassing {
-		t.Errorf("after 2.5 TTLs of heartbeats status = %q, want passing", s)
+		t.Errorf("after 2 TTLs of heartbeats status = %q, want passing", s)
 	}
 }
 
