@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/musterhq/muster/api"
 	"github.com/musterhq/muster/sdk/lock"
+	"github.com/musterhq/muster/sdk/lock/musterlock"
 	"github.com/musterhq/muster/sdk/lock/redislock"
 )
 
@@ -18,6 +21,8 @@ type deps struct {
 	redis   *redis.Client // nil unless the store or the lock is Redis's
 	cfg     *config       // never nil
 	lockKey string        // the lock's key, under the run's prefix
+	// sessions are the buyers' muster lock sessions, closed by close.
+	sessions []*musterlock.Session
 }
 
 // openDeps connects to what cfg names. It does not check that the servers
@@ -57,12 +62,22 @@ func (d *deps) newLocker() (lock.Locker, error) {
 		}
 		return l, nil
 	case modeMuster:
-		return newMusterLocker(d.muster, d.lockKey)
+		l, s, err := newMusterLocker(d.muster, d.lockKey)
+		if err != nil {
+			return nil, err
+		}
+		d.sessions = append(d.sessions, s)
+		return l, nil
 	}
 	return nil, nil
 }
 
 func (d *deps) close() {
+	for _, s := range d.sessions {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.Close(ctx) // a session left behind expires after its TTL
+		cancel()
+	}
 	if d.redis != nil {
 		_ = d.redis.Close()
 	}

@@ -276,27 +276,27 @@ func (s *Server) kvAcquireWait(w http.ResponseWriter, r *http.Request, req fsm.K
 		st := s.store()
 		ws := memdb.NewWatchSet()
 		ws.Add(st.AbandonCh())
-		_, e, err := st.KVGet(ws, key)
+		lw, err := st.LockWait(ws, key, session, time.Now().UnixNano())
 		if err != nil {
 			return nil, err
 		}
-		if e != nil && e.Session == session {
+		if e := lw.Entry; e != nil && e.Session == session {
 			setFencing(w, e)
 			return true, nil
 		}
-		_, sess, err := st.SessionGet(ws, session)
-		if err != nil {
-			return nil, err
-		}
-		if sess == nil {
+		if !lw.SessionLive {
 			return false, nil // invalidated while waiting; the FSM dropped its place
 		}
+		// Queued: ws fires when this waiter's place changes (granted,
+		// dropped, invalidated), so a handoff wakes only the waiter it
+		// concerns. Not queued (its place went at its deadline, or this
+		// node has yet to apply the wait): ws watches the key, as before.
 		// A free key inside its lock-delay is granted by whoever asks
 		// after the delay: wake then and ask again.
 		waitCtx, stop := ctx, context.CancelFunc(func() {})
 		retry := false
-		if until := st.LockDelayUntil(key, time.Now().UnixNano()); until != 0 && (e == nil || e.Session == "") {
-			waitCtx, stop = context.WithDeadline(ctx, time.Unix(0, until))
+		if lw.DelayUntil != 0 {
+			waitCtx, stop = context.WithDeadline(ctx, time.Unix(0, lw.DelayUntil))
 			retry = true
 		}
 		fired := ws.WatchCtx(waitCtx) == nil

@@ -2,6 +2,8 @@ package state
 
 import (
 	"fmt"
+
+	"github.com/hashicorp/go-memdb"
 )
 
 // Locks follow Consul's model: a key is locked while its Session field names
@@ -319,4 +321,71 @@ func (s *Store) KVLockUnwait(idx uint64, now int64, key, session string, deadlin
 		tx.Commit()
 	}
 	return held, err
+}
+
+// LockWaitState is what a fair-lock waiter needs to know about its wait,
+// read from one snapshot.
+type LockWaitState struct {
+	Entry       *KVEntry // the key; nil if absent
+	Queued      bool     // the session still has a place in the key's queue
+	SessionLive bool     // the session exists
+	// DelayUntil is the end of the key's lock-delay (Unix ns) when the key
+	// is free and inside one, else 0: a free key in its lock-delay is
+	// granted by whoever asks after the delay.
+	DelayUntil int64
+}
+
+// LockWait reads session's wait on key and arms ws on the session's place
+// in the queue and on the key's lock-delay, not on the key: the place goes
+// when the session is granted the key, dropped at its deadline, gives up,
+// or is invalidated, and changes when the session waits again; a
+// lock-delay starts when a holder is invalidated, freeing the key without
+// a grant. So a handoff wakes the one waiter it concerns, not every waiter
+// of the key. When the session has no
+// place, ws is armed on the key instead (the caller decides what that
+// means; usually it has been granted or must give up).
+func (s *Store) LockWait(ws memdb.WatchSet, key, session string, now int64) (LockWaitState, error) {
+	tx := s.db.Txn(false)
+	defer tx.Abort()
+	var st LockWaitState
+	ch, raw, err := tx.FirstWatch(tableKVs, "id", key)
+	if err != nil {
+		return st, fmt.Errorf("state: lock wait: %w", err)
+	}
+	if raw != nil {
+		st.Entry = raw.(*KVEntry)
+	}
+	if sess, err := tx.First(tableSessions, "id", session); err != nil {
+		return st, fmt.Errorf("state: lock wait: %w", err)
+	} else {
+		st.SessionLive = sess != nil
+	}
+	it, err := tx.Get(tableLockWaiters, "session", session)
+	if err != nil {
+		return st, fmt.Errorf("state: lock wait: %w", err)
+	}
+	for r := it.Next(); r != nil; r = it.Next() {
+		if w := r.(*LockWaiter); w.Key == key {
+			wch, _, err := tx.FirstWatch(tableLockWaiters, "id", w.Key, w.Seq)
+			if err != nil {
+				return st, fmt.Errorf("state: lock wait: %w", err)
+			}
+			st.Queued, ch = true, wch
+			break
+		}
+	}
+	ws.Add(ch)
+	// The one way a queued key is freed without a grant is a holder's
+	// invalidation with a lock-delay: watch for that too.
+	dch, raw, err := tx.FirstWatch(tableLockDelays, "id", key)
+	if err != nil {
+		return st, fmt.Errorf("state: lock wait: %w", err)
+	}
+	ws.Add(dch)
+	if raw != nil && (st.Entry == nil || st.Entry.Session == "") {
+		if d := raw.(*LockDelay); d.Until > now {
+			st.DelayUntil = d.Until
+		}
+	}
+	return st, nil
 }

@@ -3,6 +3,8 @@ package state
 import (
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-memdb"
 )
 
 // fixture applies writes at increasing indexes with a controllable clock.
@@ -196,5 +198,77 @@ func TestReap(t *testing.T) {
 	defer tx.Abort()
 	if raw, _ := tx.First(tableLockDelays, "id", "held"); raw != nil {
 		t.Fatal("an ended lock-delay was kept")
+	}
+}
+
+// TestLockWaitWakesOnlyItsWaiter: a handoff fires the watch of the waiter
+// it grants the key to, not the watches of the others still queued; a
+// holder's invalidation with a lock-delay fires them all (the key is free
+// and one of them must ask again after the delay).
+func TestLockWaitWakesOnlyItsWaiter(t *testing.T) {
+	f := newFixture(t)
+	for _, s := range []string{"h", "a", "b"} {
+		f.session(s, 0, "")
+	}
+	f.session("d", time.Second, "")
+	if res, err := f.s.KVLock(f.next(), f.now, &KVEntry{Key: "k"}, "h"); err != nil || !res.Acquired {
+		t.Fatalf("acquire: %+v %v", res, err)
+	}
+	for _, s := range []string{"a", "b"} {
+		if _, err := f.s.KVLockWait(f.next(), f.now, &KVEntry{Key: "k"}, s, f.now+int64(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	arm := func(session string) memdb.WatchSet {
+		ws := memdb.NewWatchSet()
+		st, err := f.s.LockWait(ws, "k", session, f.now)
+		if err != nil || !st.Queued || !st.SessionLive {
+			t.Fatalf("LockWait %s: %+v %v, want queued and live", session, st, err)
+		}
+		return ws
+	}
+	fired := func(ws memdb.WatchSet) bool {
+		closed := make(chan time.Time)
+		close(closed)
+		return !ws.Watch(closed)
+	}
+	wsA, wsB := arm("a"), arm("b")
+	if ok, err := f.s.KVUnlock(f.next(), f.now, &KVEntry{Key: "k"}, "h"); err != nil || !ok {
+		t.Fatalf("release: %v %v", ok, err)
+	}
+	if f.holder("k") != "a" {
+		t.Fatalf("holder %q, want a", f.holder("k"))
+	}
+	if !fired(wsA) {
+		t.Error("the granted waiter's watch did not fire")
+	}
+	if fired(wsB) {
+		t.Error("the handoff to a woke b, which is still queued")
+	}
+
+	// d holds k with a lock-delay; c waits; d's invalidation frees k
+	// without a grant, and c must wake to ask after the delay.
+	f.session("c", 0, "")
+	if ok, err := f.s.KVUnlock(f.next(), f.now, &KVEntry{Key: "k"}, "a"); err != nil || !ok {
+		t.Fatalf("release by a: %v %v", ok, err)
+	}
+	if ok, err := f.s.KVUnlock(f.next(), f.now, &KVEntry{Key: "k"}, "b"); err != nil || !ok {
+		t.Fatalf("release by b: %v %v", ok, err)
+	}
+	if res, err := f.s.KVLock(f.next(), f.now, &KVEntry{Key: "k"}, "d"); err != nil || !res.Acquired {
+		t.Fatalf("acquire by d: %+v %v", res, err)
+	}
+	if _, err := f.s.KVLockWait(f.next(), f.now, &KVEntry{Key: "k"}, "c", f.now+int64(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	wsC := arm("c")
+	if err := f.s.SessionDestroy(f.next(), f.now, "d"); err != nil {
+		t.Fatal(err)
+	}
+	if !fired(wsC) {
+		t.Error("the waiter's watch did not fire when the holder's invalidation started a lock-delay")
+	}
+	if st, _ := f.s.LockWait(nil, "k", "c", f.now); st.DelayUntil == 0 || !st.Queued {
+		t.Errorf("after the invalidation: %+v, want queued with a lock-delay", st)
 	}
 }

@@ -25,14 +25,12 @@
 //     session still holds it) and destroys the session. No renewal is sent
 //     after Unlock returns.
 //
-// Each hold has its own session, created by Lock or TryLock and destroyed by
-// Unlock. Reusing one session across holds would save two Raft writes per
-// hold (the create and the destroy), but the session would have to be
-// renewed between holds, which Locker's contract forbids after Unlock, and
-// Locker has no Close to end it: a Locker dropped between holds would leave
-// a live session behind until its TTL, and on Consul a session that lingers
-// also keeps its lock-delay in play. A failed TryLock costs the same two
-// writes.
+// By default each hold has its own session, created by Lock or TryLock and
+// destroyed by Unlock: a Locker dropped between holds leaves nothing
+// behind, since Locker has no Close. A process that locks often should
+// share a Session instead (Options.Session), as etcd's Mutexes share a
+// concurrency.Session: it is renewed until its Close, and holds on it only
+// acquire and release, two Raft writes fewer per hold.
 //
 // Fencing tokens: on muster, the token is the one the server returns with
 // the grant (X-Muster-Fencing-Token, the Raft index of the granting entry).
@@ -92,8 +90,9 @@ var _ lock.Locker = (*Lock)(nil)
 
 // hold is one acquisition, from Lock or TryLock to Unlock.
 type hold struct {
-	sess  *session // immutable
-	token uint64   // fencing token; immutable
+	sess   *session // immutable
+	shared bool     // sess belongs to a Session, not to this hold; immutable
+	token  uint64   // fencing token; immutable
 
 	// lost is closed, once, by lose: when the lease is lost or at Unlock.
 	lost     chan struct{}
@@ -136,13 +135,13 @@ func (l *Lock) Lock(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("musterlock: lock %q: %w", l.key, err)
 	}
-	s, err := l.newSession(ctx)
+	s, err := l.holdSession(ctx)
 	if err != nil {
 		return fmt.Errorf("musterlock: lock %q: %w", l.key, ctxErr(ctx, err))
 	}
 	token, err := l.acquire(ctx, s)
 	if err != nil {
-		s.abandon(ctx, l.c)
+		l.giveUp(ctx, s)
 		return fmt.Errorf("musterlock: lock %q: %w", l.key, ctxErr(ctx, err))
 	}
 	if err := l.begin(ctx, s, token); err != nil {
@@ -157,13 +156,13 @@ func (l *Lock) TryLock(ctx context.Context) (bool, error) {
 	if l.held() {
 		return false, fmt.Errorf("musterlock: trylock %q: %w", l.key, lock.ErrHeld)
 	}
-	s, err := l.newSession(ctx)
+	s, err := l.holdSession(ctx)
 	if err != nil {
 		return false, fmt.Errorf("musterlock: trylock %q: %w", l.key, err)
 	}
 	ok, token, err := l.acquireOnce(ctx, s)
 	if err != nil || !ok {
-		s.abandon(ctx, l.c)
+		l.giveUp(ctx, s)
 		if err != nil {
 			return false, fmt.Errorf("musterlock: trylock %q: %w", l.key, err)
 		}
@@ -175,8 +174,20 @@ func (l *Lock) TryLock(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// newSession creates a hold's session and starts renewing it.
-func (l *Lock) newSession(ctx context.Context) (*session, error) {
+// holdSession returns the session a new hold uses: the shared Session's,
+// or a new one, renewed from now on.
+func (l *Lock) holdSession(ctx context.Context) (*session, error) {
+	if l.opts.Session != nil {
+		if gone, err := l.opts.Session.s.renew.ended(); gone {
+			return nil, fmt.Errorf("session lost: %w", err)
+		}
+		select {
+		case <-l.opts.Session.Done():
+			return nil, errSessionClosed
+		default:
+		}
+		return l.opts.Session.s, nil
+	}
 	return newSession(ctx, l.c, sessionSpec{
 		name:      l.opts.SessionName,
 		ttl:       l.opts.SessionTTL,
@@ -185,18 +196,37 @@ func (l *Lock) newSession(ctx context.Context) (*session, error) {
 	}, l.opts.RenewInterval)
 }
 
+// giveUp cleans up after an acquire that failed or was cancelled: a hold's
+// own session is destroyed (s.abandon), a shared one releases the key, in
+// case the server granted it in an answer that never arrived. Either frees
+// a grant the caller never saw; a failure is dropped (the key frees itself
+// when the session ends).
+func (l *Lock) giveUp(ctx context.Context, s *session) {
+	if l.opts.Session == nil {
+		s.abandon(ctx, l.c)
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	_, _, _ = l.c.KV().Release(&consul.KVPair{Key: l.key, Session: s.id}, (&consul.WriteOptions{}).WithContext(rctx))
+}
+
 // begin records a new hold for s, which holds the key, and starts its
 // watchers. Their context keeps ctx's values but not its cancellation: the
 // hold outlives Lock's ctx.
 func (l *Lock) begin(ctx context.Context, s *session, token uint64) error {
 	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	h := &hold{sess: s, token: token, lost: make(chan struct{}), stop: stop}
+	shared := l.opts.Session != nil
+	h := &hold{sess: s, shared: shared, token: token, lost: make(chan struct{}), stop: stop}
 	h.watchers.Go(func() { l.monitor(wctx, h) })
 	h.watchers.Go(func() {
 		select {
 		case <-s.renew.done:
-			if s.renew.err != nil {
+			switch {
+			case s.renew.err != nil:
 				h.lose(s.renew.err)
+			case shared: // Session.Close destroyed the session
+				h.lose(errSessionClosed)
 			}
 		case <-wctx.Done():
 		}
@@ -207,7 +237,7 @@ func (l *Lock) begin(ctx context.Context, s *session, token uint64) error {
 		l.mu.Unlock()
 		stop()
 		h.watchers.Wait()
-		s.abandon(ctx, l.c) // frees the key we took
+		l.giveUp(ctx, s) // frees the key we took
 		return lock.ErrHeld
 	}
 	l.h = h
@@ -220,7 +250,9 @@ func (l *Lock) begin(ctx context.Context, s *session, token uint64) error {
 // names another session (or none), or when reads fail more than
 // MonitorRetries times in a row.
 func (l *Lock) monitor(ctx context.Context, h *hold) {
-	var index uint64
+	// The token is the key's ModifyIndex at the grant, so the first read
+	// already blocks: a hold costs no extra round trip to start watching.
+	index := h.token
 	fails := 0
 	for {
 		k, next, err := readKey(ctx, l.c, l.key, index, l.opts.WaitTime, true)
@@ -273,7 +305,9 @@ func (l *Lock) Unlock(ctx context.Context) error {
 		return fmt.Errorf("musterlock: unlock %q: %w", l.key, lock.ErrNotHeld)
 	}
 	h.stop()
-	h.sess.renew.stop()
+	if !h.shared {
+		h.sess.renew.stop()
+	}
 	h.watchers.Wait() // no renewal or watch is in flight from here on
 	if gone, err := h.sess.renew.ended(); gone {
 		h.lose(err) // the renewal watch may have seen Unlock's stop first
@@ -281,11 +315,22 @@ func (l *Lock) Unlock(ctx context.Context) error {
 	defer h.lose(nil)
 
 	if h.reason != nil {
-		_ = destroySession(ctx, l.c, h.sess.id) // nothing to release; do not leave it to its TTL
+		if !h.shared {
+			_ = destroySession(ctx, l.c, h.sess.id) // nothing to release; do not leave it to its TTL
+		}
 		return fmt.Errorf("musterlock: unlock %q: %w: %w", l.key, lock.ErrLost, h.reason)
 	}
 	pair := &consul.KVPair{Key: l.key, Value: l.opts.Value, Session: h.sess.id}
 	released, _, relErr := l.c.KV().Release(pair, (&consul.WriteOptions{}).WithContext(ctx))
+	if h.shared {
+		switch {
+		case relErr != nil:
+			return fmt.Errorf("musterlock: unlock %q: release not confirmed; the key stays held until it is released or the shared session ends: %w", l.key, relErr)
+		case !released:
+			return fmt.Errorf("musterlock: unlock %q: %w: %w", l.key, lock.ErrLost, errNotOurs)
+		}
+		return nil
+	}
 	dErr := destroySession(ctx, l.c, h.sess.id)
 	switch {
 	case relErr == nil && !released:

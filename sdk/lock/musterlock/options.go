@@ -54,6 +54,13 @@ type Options struct {
 	// Mode selects the acquire algorithm; default ModeAuto.
 	Mode Mode
 
+	// Session, when set, is the session every hold of this Lock uses,
+	// instead of one created and destroyed per hold (see Session): two Raft
+	// writes fewer per hold. SessionTTL, RenewInterval, LockDelay and
+	// SessionName then do not apply. Unlock releases the key and leaves the
+	// session alive; closing the Session loses the hold.
+	Session *Session
+
 	// SessionTTL is the TTL of the session each hold creates: the longest a
 	// holder that dies without Unlock keeps others out (Consul may take up
 	// to twice as long to expire it, muster TTL plus about a second). At
