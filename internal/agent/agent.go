@@ -35,6 +35,7 @@ import (
 	"github.com/musterhq/muster/internal/logstream"
 	"github.com/musterhq/muster/internal/metrics"
 	"github.com/musterhq/muster/internal/state"
+	"github.com/musterhq/muster/internal/ui"
 )
 
 // Version is muster's version, reported by `muster version` and the API.
@@ -176,6 +177,7 @@ func New(cfg *config.Config, logger *slog.Logger) (*Agent, error) {
 			return a.establishLeadership()
 		},
 		Extra: func(mux *http.ServeMux) {
+			ui.Register(mux)
 			if cfg.EnableDebug {
 				mux.HandleFunc("/debug/pprof/", pprof.Index)
 				mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

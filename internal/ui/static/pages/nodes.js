@@ -1,0 +1,4 @@
+// pages/nodes.js: placeholder, replaced by the page's implementation.
+import { h, render } from '../dom.js';
+export function list(el, params) { render(el, h('h1', null, 'nodes')); return () => {}; }
+export function detail(el, params) { render(el, h('h1', null, 'nodes')); return () => {}; }
