@@ -13,6 +13,7 @@ func (s *Server) routes() {
 	s.handle("PUT /v1/kv/{key...}", s.kvPut)
 	s.handle("DELETE /v1/kv/{key...}", s.kvDelete)
 	s.handle("PUT /v1/txn", s.txn)
+	s.handle("GET /v1/lock/waiters/{key...}", s.lockWaiters)
 
 	s.handle("PUT /v1/session/create", s.sessionCreate)
 	s.handle("PUT /v1/session/destroy/{id}", s.sessionDestroy)
@@ -66,6 +67,8 @@ func (s *Server) routes() {
 	s.handle("GET /v1/health/checks/{name}", s.healthChecks)
 	s.handle("GET /v1/health/state/{state}", s.healthState)
 	s.handle("GET /v1/operator/raft/configuration", s.operatorRaftConfiguration)
+	s.handle("GET /v1/operator/autopilot/health", s.operatorAutopilotHealth())
+	s.handle("GET /v1/internal/raft-stats", s.internalRaftStats)
 
 	s.handle("GET /v1/snapshot", s.snapshotSave)
 	s.handle("PUT /v1/snapshot", s.snapshotRestore)

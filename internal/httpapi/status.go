@@ -145,16 +145,8 @@ func (s *Server) operatorRaftConfiguration(w http.ResponseWriter, r *http.Reques
 		Servers []raftServer
 		Index   uint64
 	}{Index: idx}
-	// A server's node name comes from the catalog, where the leader keeps
-	// every member under its node ID; a server not in it (yet) shows its ID.
-	names := map[string]string{s.cfg.Agent.NodeID: s.cfg.Agent.NodeName}
-	if _, nodes, err := s.store().Nodes(nil); err == nil {
-		for _, n := range nodes {
-			if n.ID != "" && names[n.ID] == "" {
-				names[n.ID] = n.Node
-			}
-		}
-	}
+	// A server not in the catalog (yet) shows its ID.
+	names := s.catalogNames()
 	for _, srv := range servers {
 		node := names[srv.ID]
 		if node == "" {

@@ -143,7 +143,7 @@ func (b *browser) screenshot(t *testing.T, name string) {
 		return
 	}
 	var png []byte
-	b.run(t, "screenshot", chromedp.FullScreenshot(&png, 90))
+	b.run(t, "screenshot", chromedp.FullScreenshot(&png, 100)) // quality 100: PNG; below it, JPEG
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
