@@ -83,3 +83,40 @@ func (e *StatusError) Error() string {
 func escapeKey(key string) string {
 	return (&url.URL{Path: key}).EscapedPath()
 }
+
+// Waiter is one session queued for a fair lock (AcquireWait), as muster's
+// GET /v1/lock/waiters/<key> shows it.
+type Waiter struct {
+	Key      string    // the key waited for
+	Session  string    // the waiting session
+	Position int       // 1 for the first in line of its key
+	Since    uint64    // Raft index at which the session joined the queue
+	Deadline time.Time // when the waiter gives up unless granted before
+}
+
+// LockWaiters returns the sessions queued for key, first in line first
+// (empty when nobody waits). It is a muster extension: against a server
+// that does not serve it, it returns an error wrapping ErrNotMuster.
+func (c *Client) LockWaiters(ctx context.Context, key string) ([]Waiter, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/lock/waiters/"+escapeKey(key), nil)
+	if err != nil {
+		return nil, fmt.Errorf("api: lock waiters: %w", err)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("api: lock waiters %q: %w", key, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return nil, fmt.Errorf("api: lock waiters %q: %w", key, ErrNotMuster)
+	case resp.StatusCode != http.StatusOK:
+		return nil, &StatusError{Code: resp.StatusCode, ErrorCode: resp.Header.Get("X-Muster-Error-Code"), Body: string(bytes.TrimSpace(body))}
+	}
+	var out []Waiter
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, fmt.Errorf("api: lock waiters %q: bad response: %w", key, err)
+	}
+	return out, nil
+}
