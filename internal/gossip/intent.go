@@ -3,6 +3,7 @@ package gossip
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -41,7 +42,20 @@ type intent struct {
 // pushState is what a member sends with memberlist's push/pull: the members
 // it has as left, so a member that missed their intents catches up.
 type pushState struct {
-	Left []intent `json:"left,omitempty"`
+	Left   []intent `json:"left,omitempty"`
+	Pruned []intent `json:"pruned,omitempty"` // members forgotten within pruneMemory
+}
+
+// pruneMemory is how long a pool keeps telling peers, in push/pull, about a
+// member it pruned: the prune's broadcast is sent a few times to random
+// members, and when the only live ones are few and the dead are many it can
+// miss a peer entirely. Push/pull reaches every peer well within this.
+const pruneMemory = 5 * time.Minute
+
+// prunedMember is a member forgotten by a prune.
+type prunedMember struct {
+	instance string
+	at       time.Time
 }
 
 func encodeIntent(in intent) []byte {
@@ -139,6 +153,10 @@ func (p *Pool) applyIntentLocked(in intent) bool {
 		}
 		if in.Kind == intentPrune && s.Status == StatusLeft {
 			delete(p.members, in.Node)
+			if p.pruned == nil {
+				p.pruned = make(map[string]prunedMember)
+			}
+			p.pruned[in.Node] = prunedMember{instance: s.instance, at: time.Now()}
 			p.emitLocked(EventReap, s.clone())
 			changed = true
 		}
@@ -156,13 +174,22 @@ func (p *Pool) localState() []byte {
 			st.Left = append(st.Left, intent{Kind: intentForceLeave, Node: name, Instance: s.instance})
 		}
 	}
+	for name, pm := range p.pruned {
+		if time.Since(pm.at) > pruneMemory {
+			delete(p.pruned, name)
+			continue
+		}
+		st.Pruned = append(st.Pruned, intent{Kind: intentPrune, Node: name, Instance: pm.instance})
+	}
 	p.mu.Unlock()
 	b, _ := json.Marshal(st) // cannot fail
 	return append([]byte{stateVersion}, b...)
 }
 
 // mergeState applies a peer's push/pull state: members it has as left that we
-// have as failed become left. Intents learned this way are not re-broadcast;
+// have as failed become left, and members it pruned lately that we have as
+// failed or left are forgotten (the same instance only: one that came back
+// is kept). Intents learned this way are not re-broadcast;
 // push/pull spreads them.
 func (p *Pool) mergeState(b []byte) {
 	if len(b) == 0 || b[0] != stateVersion {
@@ -178,6 +205,10 @@ func (p *Pool) mergeState(b []byte) {
 	defer p.mu.Unlock()
 	for _, in := range st.Left {
 		in.Kind = intentForceLeave // only ever failed -> left
+		p.applyIntentLocked(in)
+	}
+	for _, in := range st.Pruned {
+		in.Kind = intentPrune // only ever failed or left -> forgotten
 		p.applyIntentLocked(in)
 	}
 }

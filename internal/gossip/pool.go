@@ -35,6 +35,9 @@ type Pool struct {
 
 	mu           sync.Mutex
 	members      map[string]*memberState // guarded by mu; includes the local member
+	// pruned remembers members forgotten by a prune, by name, so push/pull
+	// spreads the prune to peers that missed its broadcast; guarded by mu.
+	pruned map[string]prunedMember
 	meta         []byte                  // guarded by mu; encoded local node meta
 	left         bool                    // guarded by mu; Leave was called
 	shutdown     bool                    // guarded by mu; Shutdown was called

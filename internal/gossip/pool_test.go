@@ -444,3 +444,37 @@ func TestIntentsAndPushPullState(t *testing.T) {
 		t.Fatalf("b sees n3 %s after merging a's state, want left", st)
 	}
 }
+
+// TestPruneSpreadsByPushPull: a member that missed a prune's broadcast
+// forgets the pruned member when it merges the pruner's push/pull state;
+// a later incarnation of the same name is not forgotten.
+func TestPruneSpreadsByPushPull(t *testing.T) {
+	t.Parallel()
+	pools := startCluster(t, 3, nil)
+	a, b, c := pools[0], pools[1], pools[2]
+	c.Shutdown()
+	waitStatus(t, a, "n3", StatusFailed)
+	waitStatus(t, b, "n3", StatusFailed)
+
+	// a prunes n3 without broadcasting, as if every broadcast went to
+	// dead members.
+	a.mu.Lock()
+	a.applyIntentLocked(intent{Kind: intentPrune, Node: "n3", Instance: c.instance})
+	a.mu.Unlock()
+	if _, ok := memberOf(a, "n3"); ok {
+		t.Fatal("a still lists n3 after pruning it")
+	}
+	b.mergeState(a.localState())
+	if m, ok := memberOf(b, "n3"); ok {
+		t.Fatalf("b lists n3 (%s) after merging a's state, want it forgotten", m.Status)
+	}
+
+	// A prune of another incarnation is ignored.
+	b.mu.Lock()
+	b.members["n3"] = &memberState{Member: Member{Name: "n3", Status: StatusFailed}, instance: "new-incarnation"}
+	b.mu.Unlock()
+	b.mergeState(a.localState())
+	if _, ok := memberOf(b, "n3"); !ok {
+		t.Error("b forgot a new incarnation of n3 because of an old prune")
+	}
+}

@@ -173,7 +173,10 @@ func (s *Server) serverStats(ctx context.Context, client *http.Client, servers [
 	)
 	for _, srv := range servers {
 		if srv.ID == s.cfg.Agent.NodeID {
-			out[srv.ID] = s.cfg.Cluster.Stats()
+			st := s.cfg.Cluster.Stats()
+			mu.Lock() // goroutines of earlier servers may be writing
+			out[srv.ID] = st
+			mu.Unlock()
 			continue
 		}
 		wg.Go(func() {
