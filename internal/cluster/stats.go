@@ -14,7 +14,7 @@ import (
 type Stats struct {
 	State        string // "Leader", "Follower", "Candidate" or "Shutdown"
 	Term         uint64 // current term
-	LastLogIndex uint64 // index of the last entry in the log (or snapshot)
+	LastLogIndex uint64 // index of the last entry in the log, or in the snapshot if that is newer
 	LastLogTerm  uint64 // term of that entry
 	CommitIndex  uint64 // highest index known to be committed
 	AppliedIndex uint64 // highest index handed to the FSM
@@ -23,8 +23,8 @@ type Stats struct {
 	LastContact time.Duration
 }
 
-// Stats returns this server's Raft numbers. It never blocks on other
-// servers; it waits for Raft's main loop only to read the log's tail.
+// Stats returns this server's Raft numbers. It does not wait for Raft's
+// main loop nor for other servers: it reads Raft's own counters.
 func (c *Cluster) Stats() Stats {
 	raw := c.raft.Stats()
 	state := c.raft.State()
@@ -39,6 +39,12 @@ func (c *Cluster) Stats() Stats {
 		LastLogTerm:  u("last_log_term"),
 		CommitIndex:  u("commit_index"),
 		AppliedIndex: u("applied_index"),
+	}
+	// A follower that installed the leader's snapshot has its log's tail
+	// only in the snapshot until the next entry arrives (Raft's
+	// LastIndex() counts both, as Consul's autopilot does for the leader).
+	if si := u("last_snapshot_index"); si > st.LastLogIndex {
+		st.LastLogIndex, st.LastLogTerm = si, u("last_snapshot_term")
 	}
 	switch lc := c.raft.LastContact(); {
 	case state == raft.Leader:

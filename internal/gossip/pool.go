@@ -33,16 +33,16 @@ type Pool struct {
 	// alive again. Taken before mu.
 	lifeMu sync.Mutex
 
-	mu           sync.Mutex
-	members      map[string]*memberState // guarded by mu; includes the local member
+	mu      sync.Mutex
+	members map[string]*memberState // guarded by mu; includes the local member
 	// pruned remembers members forgotten by a prune, by name, so push/pull
 	// spreads the prune to peers that missed its broadcast; guarded by mu.
-	pruned map[string]prunedMember
-	meta         []byte                  // guarded by mu; encoded local node meta
-	left         bool                    // guarded by mu; Leave was called
-	shutdown     bool                    // guarded by mu; Shutdown was called
-	events       chan Event              // sent to and closed under mu
-	eventsClosed bool                    // guarded by mu
+	pruned       map[string]prunedMember
+	meta         []byte     // guarded by mu; encoded local node meta
+	left         bool       // guarded by mu; Leave was called
+	shutdown     bool       // guarded by mu; Shutdown was called
+	events       chan Event // sent to and closed under mu
+	eventsClosed bool       // guarded by mu
 
 	done       chan struct{} // closed by Shutdown
 	reaperDone chan struct{} // closed when the reaper has stopped

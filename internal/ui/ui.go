@@ -36,8 +36,10 @@ func Handler() http.Handler {
 			serveIndex(w, root)
 			return
 		}
-		// Files change only with the binary; revalidate so a new binary's
-		// are fetched (the file server answers 304 otherwise).
+		// Files change only with the binary. Embedded files carry no
+		// modification time, so there is nothing to answer 304 with: they
+		// are sent in full each time, and no-cache keeps a browser from
+		// reusing an older binary's copy.
 		w.Header().Set("Cache-Control", "no-cache")
 		files.ServeHTTP(w, r)
 	})

@@ -55,22 +55,39 @@ export async function del(path, opts = {}) {
   return text ? JSON.parse(text) : null;
 }
 
-// Listeners of the shared error banner.
+// The shared error banner. Each source of errors (a live query, a page)
+// reports and clears only its own, so one query's success does not hide
+// another's failure; the banner shows the latest error still standing.
 const errorListeners = new Set();
+const errors = new Map(); // source -> error, oldest report first
 export function onError(fn) { errorListeners.add(fn); return () => errorListeners.delete(fn); }
-export function reportError(err) { for (const fn of errorListeners) fn(err); }
+// reportError shows err (null: clears) for source (by default, the page's).
+export function reportError(err, source = errors) {
+  errors.delete(source);
+  if (err) errors.set(source, err);
+  const latest = [...errors.values()].pop() || null;
+  for (const fn of errorListeners) fn(latest);
+}
+// clearErrors empties the banner (the router calls it on a page change).
+export function clearErrors() {
+  errors.clear();
+  for (const fn of errorListeners) fn(null);
+}
 
 // live keeps calling onData with the answer of a blocking GET of path,
 // re-asking with ?index= as soon as each answer arrives, so the page follows
 // the agent without polling. Errors are reported to the banner and retried
-// with backoff (up to 10 s); a success clears the banner. It returns a stop
-// function. opts.query adds query parameters; opts.wait is the blocking wait.
+// with backoff (up to 10 s); a success clears this query's error. It returns
+// a stop function. opts.query adds query parameters; opts.wait is the
+// blocking wait.
 export function live(path, onData, opts = {}) {
   const ctrl = new AbortController();
+  const source = {}; // this query's place in the banner
   let index = 0, delay = 250;
   (async () => {
     while (!ctrl.signal.aborted) {
       try {
+        const sent = index;
         const query = { ...(opts.query || {}), index: index || undefined, wait: index ? (opts.wait || '60s') : undefined };
         const res = await get(path, { signal: ctrl.signal, query });
         if (ctrl.signal.aborted) return;
@@ -78,25 +95,32 @@ export function live(path, onData, opts = {}) {
         // server) restarts the query, as Consul's docs advise.
         index = res.index > index ? res.index : (res.index < index ? 0 : index);
         delay = 250;
-        reportError(null);
+        reportError(null, source);
         onData(res.data, res);
         if (!res.index) await sleep(opts.pollEvery || 2000, ctrl.signal); // not a blocking endpoint
+        // The index did not move: the wait ran out, or the endpoint sets an
+        // index but does not block. Pause, so that the latter is not asked
+        // in a tight loop (a change meanwhile is answered at once).
+        else if (sent && res.index <= sent) await sleep(1000, ctrl.signal);
       } catch (err) {
         if (ctrl.signal.aborted || err.name === 'AbortError') return;
-        reportError(err);
+        reportError(err, source);
         index = 0;
         await sleep(delay, ctrl.signal);
         delay = Math.min(delay * 2, 10000);
       }
     }
   })();
-  return () => ctrl.abort();
+  return () => { ctrl.abort(); reportError(null, source); };
 }
 
-function sleep(ms, signal) {
+// sleep waits ms, or less if signal aborts.
+export function sleep(ms, signal) {
   return new Promise(resolve => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+    if (signal?.aborted) { resolve(); return; }
+    const done = () => { clearTimeout(t); signal?.removeEventListener('abort', done); resolve(); };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
   });
 }
 

@@ -4,7 +4,7 @@
 // A page module exports functions (el, params) => stop: each renders into
 // el, keeps it live (api.live), and returns a function that stops its
 // queries when the user navigates away.
-import { get, onError } from './api.js';
+import { get, onError, reportError, clearErrors } from './api.js';
 import * as services from './pages/services.js';
 import * as nodes from './pages/nodes.js';
 import * as kv from './pages/kv.js';
@@ -30,12 +30,20 @@ function route() {
   const path = location.hash.replace(/^#/, '');
   if (!path) { location.replace('#/services'); return; } // fires hashchange
   if (stop) { stop(); stop = null; }
+  clearErrors(); // the last page's errors are not this one's
   for (const [re, section, page] of routes) {
     const m = path.match(re);
     if (!m) continue;
     for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.nav === section);
     main.replaceChildren();
-    stop = page(main, m.slice(1).map(p => decodeURIComponent(p ?? ''))) || null;
+    let params;
+    try {
+      params = m.slice(1).map(p => decodeURIComponent(p ?? ''));
+    } catch { // a hand-typed "%" that is not an escape
+      reportError(new Error(`Bad address: ${path} (a literal "%" is written %25)`));
+      return;
+    }
+    stop = page(main, params) || null;
     return;
   }
   location.replace('#/services');

@@ -12,7 +12,7 @@
 // failing a load balancer's check); that answer is data, not an error, so
 // it is read here with fetch rather than api.get. Failures go to the
 // shared error banner; the last good view stays on screen.
-import { get, reportError, APIError } from '../api.js';
+import { get, reportError, sleep, APIError } from '../api.js';
 import { h, render, badge, table, ago } from '../dom.js';
 
 const POLL_MS = 2000;
@@ -134,11 +134,4 @@ function contact(d, leader) {
   if (!d || d.startsWith('-')) return 'unknown';
   if (leader) return 'leader';
   return d.replace(/(\.\d)\d+/, '$1'); // 12.345678ms -> 12.3ms
-}
-
-function sleep(ms, signal) {
-  return new Promise(resolve => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-  });
 }

@@ -69,6 +69,7 @@ export function browse(el, [path = '']) {
 
 // folder lists one level under prefix and creates keys and folders in it.
 function folder(el, prefix) {
+  let left = false; // the user navigated away: a late answer must not move them
   const list = h('div', { id: 'kv-list' }, h('p', { class: 'empty' }, 'Loading…'));
   const name = h('input', { type: 'text', id: 'kv-new-key', placeholder: 'name, or name/ for a folder', 'aria-label': 'new key name' });
   const value = h('textarea', { id: 'kv-new-value', placeholder: 'value (UTF-8 text)', 'aria-label': 'new key value' });
@@ -92,7 +93,7 @@ function folder(el, prefix) {
       }
       message(status);
       name.value = ''; value.value = ''; value.hidden = false;
-      location.hash = kvHash(full); // a folder opens as a folder, a key in its editor
+      if (!left) location.hash = kvHash(full); // a folder opens as a folder, a key in its editor
     } catch (err) {
       message(status, 'error', `Create failed: ${err.message}`);
     } finally {
@@ -104,7 +105,7 @@ function folder(el, prefix) {
     if (!confirm(`Delete the folder "${prefix}" and every key under it?`)) return;
     try {
       await del(kvPath(prefix), { query: { recurse: true } });
-      location.hash = kvHash(parentOf(prefix));
+      if (!left) location.hash = kvHash(parentOf(prefix));
     } catch (err) {
       message(status, 'error', `Delete failed: ${err.message}`);
     }
@@ -124,7 +125,7 @@ function folder(el, prefix) {
         h('span', { class: 'muted' }, 'A name ending in "/" creates a folder. Existing keys are never overwritten.')),
       status));
 
-  return live(kvPath(prefix), keys => {
+  const stop = live(kvPath(prefix), keys => {
     const rows = (keys || []).filter(k => k !== prefix).map(k => {
       const rel = k.slice(prefix.length);
       const isFolder = k.endsWith('/');
@@ -136,22 +137,25 @@ function folder(el, prefix) {
       ? table(['Name', 'Kind'], rows, { 'data-kv-list': prefix })
       : h('p', { class: 'empty', 'data-kv-list': prefix }, 'No keys here yet.'));
   }, { query: { keys: true, separator: '/' } });
+  return () => { left = true; stop(); };
 }
 
 // key views and edits one key. loaded is what the editor's text came from
 // (ModifyIndex and Flags, null for a key that does not exist); server is
 // the latest entry the live query brought.
 function key(el, k) {
-  let loaded = null, server = null, dirty = false;
+  let loaded = null, server = null, dirty = false, left = false;
   const meta = h('div', { class: 'kv-grid kv-meta', id: 'kv-meta' });
-  const editor = h('textarea', { id: 'kv-value', spellcheck: 'false', 'aria-label': 'value' });
+  const editor = h('textarea', { id: 'kv-value', spellcheck: 'false', 'aria-label': 'value', readonly: true });
   const notice = h('div', { id: 'kv-changed', class: 'kv-notice', role: 'status', hidden: true });
   const conflict = h('div', { id: 'kv-conflict', class: 'kv-conflict', role: 'alert', hidden: true });
   const status = h('div', { id: 'kv-message', role: 'status', hidden: true });
   const binary = h('p', { id: 'kv-binary', class: 'kv-notice', hidden: true },
     'This value is not valid UTF-8 text: it is shown with replacement characters, and saving would change its bytes.');
-  const save = h('button', { class: 'primary', id: 'kv-save', onclick: () => write(loaded ? loaded.ModifyIndex : 0) }, 'Save');
-  const remove = h('button', { class: 'danger', id: 'kv-delete', onclick: onDelete }, 'Delete');
+  // The editor and both buttons wait for the first answer: until then the
+  // page does not know which version (or absence) the user acts on.
+  const save = h('button', { class: 'primary', id: 'kv-save', disabled: true, onclick: () => write(loaded ? loaded.ModifyIndex : 0) }, 'Save');
+  const remove = h('button', { class: 'danger', id: 'kv-delete', disabled: true, onclick: onDelete }, 'Delete');
   const missing = h('p', { id: 'kv-missing', class: 'empty', hidden: true },
     'This key does not exist (any more). Saving creates it.');
 
@@ -166,8 +170,10 @@ function key(el, k) {
     dirty = false;
     const t = text(entry?.Value);
     editor.value = t.value;
+    editor.readOnly = false;
     binary.hidden = t.ok;
     missing.hidden = !!entry;
+    save.disabled = false;
     remove.disabled = !entry;
     conflict.hidden = true;
     showNotice();
@@ -257,7 +263,7 @@ function key(el, k) {
         message(status, 'error', 'Not deleted: the key changed on the server since you loaded it. Reload it first.');
         return;
       }
-      location.hash = kvHash(parentOf(k));
+      if (!left) location.hash = kvHash(parentOf(k));
     } catch (err) {
       message(status, 'error', `Delete failed: ${err.message}`);
     }
@@ -271,10 +277,11 @@ function key(el, k) {
     editor,
     h('div', { class: 'toolbar kv-actions' }, save, remove, status));
 
-  return live(kvPath(k), entries => {
+  const stop = live(kvPath(k), entries => {
     server = entries?.[0] || null;
     if (!dirty) { load(server); return; }
     showMeta(server); // the lock and indexes are facts; only the text is the user's
     showNotice();
   });
+  return () => { left = true; stop(); };
 }

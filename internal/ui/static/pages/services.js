@@ -52,6 +52,7 @@ function noteCheck(c) {
 // read of the instances is reported to the banner and retried.
 export function watchCatalog(onData) {
   const ctrl = new AbortController();
+  const source = {}; // the instance reads' place in the error banner
   let services = null, instances = null, checks = null, retry = null, reading = null;
   const emit = () => {
     if (!ctrl.signal.aborted && services && instances && checks) onData({ services, instances, checks });
@@ -67,11 +68,13 @@ export function watchCatalog(onData) {
       const lists = await mapLimit(Object.keys(services), 4,
         name => get(`/v1/catalog/service/${encodeURIComponent(name)}`, { signal }));
       if (signal.aborted) return;
+      reportError(null, source);
       instances = lists.flatMap(r => r.data || []);
       emit();
     } catch (err) {
       if (signal.aborted || err.name === 'AbortError') return;
-      reportError(err);
+      my.abort(); // mapLimit's other workers: stop reading
+      reportError(err, source);
       retry = setTimeout(readInstances, 2000);
     }
   };
@@ -87,6 +90,7 @@ export function watchCatalog(onData) {
   return () => {
     ctrl.abort();
     clearTimeout(retry);
+    reportError(null, source);
     stopServices();
     stopChecks();
   };
