@@ -90,3 +90,12 @@ func TestLiveErrorsPerQuery(t *testing.T) {
 		t.Error("the failing query stopped, but its error stays in the banner")
 	}
 }
+
+// When the agent goes away, the open page says so in the banner instead of
+// going quiet.
+func TestAgentUnreachableShown(t *testing.T) {
+	b := newBrowser(t, nil, 1280, 800)
+	b.open(t, "#/services", "#services-body")
+	b.agent.Shutdown()
+	b.waitText(t, "#error", "unreachable", 30*time.Second)
+}
