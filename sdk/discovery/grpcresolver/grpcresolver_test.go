@@ -1,13 +1,18 @@
 package grpcresolver_test
 
 import (
+	"context"
 	"errors"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/status"
 
 	"github.com/musterhq/muster/internal/testagent"
 	"github.com/musterhq/muster/sdk/balance"
@@ -142,4 +147,25 @@ func TestServiceConfig(t *testing.T) {
 	if _, err := grpc.NewClient("muster:///x", grpcresolver.WithPolicy("least-conn")); err == nil {
 		t.Error("NewClient with an unknown policy succeeded")
 	}
+}
+
+// With the agent unreachable before any answer, an RPC that does not wait
+// for ready fails at once with Unavailable and the agent's error, instead
+// of at its deadline.
+func TestUnreachableAgentFailsFast(t *testing.T) {
+	a := testagent.Start(t)
+	a.Shutdown() // its address now refuses connections
+	conn := dial(t, a, "muster:///nothing")
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	var err error
+	for ctx.Err() == nil {
+		rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err = healthpb.NewHealthClient(conn).Check(rctx, &healthpb.HealthCheckRequest{})
+		rcancel()
+		if status.Code(err) == codes.Unavailable && strings.Contains(err.Error(), "refused") {
+			return
+		}
+	}
+	t.Fatalf("last RPC error: %v; want Unavailable naming the refused connection", err)
 }

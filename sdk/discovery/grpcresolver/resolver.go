@@ -1,8 +1,10 @@
 package grpcresolver
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/attributes"
 	"google.golang.org/grpc/resolver"
@@ -37,8 +39,11 @@ type builder struct {
 func (b *builder) Scheme() string { return Scheme }
 
 // Build starts (or joins) the service's Watcher and subscribes to it. It
-// does not wait for the first answer: gRPC holds RPCs until the first
-// update, within their deadlines.
+// does not wait for the first answer: gRPC holds wait-for-ready RPCs until
+// the first update, within their deadlines. While the Watcher has no
+// answer and its queries fail (the agent is unreachable), the error is
+// reported to gRPC every errorEvery, so RPCs that do not wait for ready
+// fail at once with it (codes.Unavailable) instead of at their deadline.
 func (b *builder) Build(target resolver.Target, cc resolver.ClientConn, _ resolver.BuildOptions) (resolver.Resolver, error) {
 	service := target.Endpoint()
 	if service == "" || strings.Contains(service, "/") {
@@ -51,7 +56,33 @@ func (b *builder) Build(target resolver.Target, cc resolver.ClientConn, _ resolv
 		// is that, and says nothing new.
 		_ = cc.UpdateState(State(insts))
 	})
-	return &watchResolver{cancel: cancel}, nil
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		reportUntilReady(ctx, w, cc)
+	}()
+	return &watchResolver{cancel: func() { stop(); <-done; cancel() }}, nil
+}
+
+// errorEvery is how often the resolver reports the Watcher's error to
+// gRPC until the first answer.
+const errorEvery = 500 * time.Millisecond
+
+// reportUntilReady reports w's last error to cc until w has its first
+// answer or ctx ends.
+func reportUntilReady(ctx context.Context, w *discovery.Watcher, cc resolver.ClientConn) {
+	for {
+		rctx, cancel := context.WithTimeout(ctx, errorEvery)
+		err := w.Ready(rctx)
+		cancel()
+		switch {
+		case err == nil || ctx.Err() != nil:
+			return
+		case w.Err() != nil:
+			cc.ReportError(w.Err())
+		}
+	}
 }
 
 // watchResolver is one connection's subscription to a Watcher.
@@ -63,7 +94,8 @@ type watchResolver struct {
 // every change as it happens.
 func (*watchResolver) ResolveNow(resolver.ResolveNowOptions) {}
 
-// Close ends the subscription; no update reaches gRPC after it returns.
+// Close ends the subscription; no update or error reaches gRPC after it
+// returns.
 func (r *watchResolver) Close() { r.cancel() }
 
 // State is the resolver state for a list of instances: one address per
