@@ -164,6 +164,9 @@ func weights(r *discovery.Resolver, c *config) map[string]int {
 	service := c.GRPC
 	if service == "" {
 		service = hostOf(c.URL)
+		if !discovery.IsServiceName(service) {
+			return nil // a plain host: no instances, no weights
+		}
 	}
 	out := map[string]int{}
 	for _, in := range r.Watch(service).Instances() {
