@@ -343,6 +343,21 @@ func (c *Cluster) WaitReady(ctx context.Context) error {
 	}
 }
 
+// Ready reports, without blocking, whether WaitReady would return at once:
+// this node does not lead, or it leads and has caught up. Readers check it
+// first so the common case costs no timer.
+func (c *Cluster) Ready() bool {
+	if !c.IsLeader() {
+		return true
+	}
+	select {
+	case <-*c.readyCh.Load():
+		return true
+	default:
+		return false
+	}
+}
+
 // IsLeader reports whether this node is the Raft leader.
 func (c *Cluster) IsLeader() bool { return c.raft.State() == raft.Leader }
 

@@ -79,7 +79,7 @@ const readyHold = 7 * time.Second
 // A read that is not ?stale on a leader that has not yet applied what was
 // committed before its term waits for it first.
 func (s *Server) blockingQuery(w http.ResponseWriter, r *http.Request, o queryOpts, fn queryFunc) error {
-	if !o.stale {
+	if !o.stale && !s.cfg.Cluster.Ready() {
 		// A new leader answers only once it has applied everything
 		// committed before its term; held up to the forwarding hold time.
 		rctx, cancel := context.WithTimeout(r.Context(), readyHold)
