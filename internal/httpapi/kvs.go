@@ -254,7 +254,8 @@ func (s *Server) applyKVS(req fsm.KVSRequest) (*fsm.KVSResponse, error) {
 // kvAcquireWait is the fair-lock extension: PUT ?acquire=S&wait=D. The
 // session joins the key's FIFO queue; the write that frees the key grants it
 // to the head of the queue in the same Raft entry, and this handler, watching
-// the key, answers true at once. At the deadline, or when the client goes
+// its own place in the queue (not the key, so other handoffs do not wake
+// it), answers true at once. At the deadline, or when the client goes
 // away, the session leaves the queue; the answer is then whether it holds the
 // lock (it may have been granted in the meantime). A session invalidated
 // while waiting leaves the queue and gets false.
