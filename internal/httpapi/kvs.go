@@ -296,9 +296,23 @@ func (s *Server) kvAcquireWait(w http.ResponseWriter, r *http.Request, req fsm.K
 		// after the delay: wake then and ask again.
 		waitCtx, stop := ctx, context.CancelFunc(func() {})
 		retry := false
-		if lw.DelayUntil != 0 {
+		free := lw.Entry == nil || lw.Entry.Session == ""
+		switch {
+		case lw.DelayUntil != 0:
 			waitCtx, stop = context.WithDeadline(ctx, time.Unix(0, lw.DelayUntil))
 			retry = true
+		case lw.Queued && free:
+			// The lock-delay ended before this handler looked (a loaded
+			// server): nobody will free the key again, so ask now. The
+			// acquire serves the head of the queue first, us or not.
+			if resp, err = s.applyKVS(req); err != nil {
+				return nil, err
+			}
+			if resp.OK {
+				setFencing(w, resp.Acquire.Entry)
+				return true, nil
+			}
+			continue
 		}
 		fired := ws.WatchCtx(waitCtx) == nil
 		stop()

@@ -266,3 +266,38 @@ func TestSession_BadInput(t *testing.T) {
 		t.Fatalf("refused creates left sessions: %v", list)
 	}
 }
+
+// A waiter queued behind a holder invalidated with a lock-delay so short
+// that it has ended before the waiter's handler looks is still granted:
+// the handler asks again rather than wait for a release that never comes.
+// (Each round races the delay's end against the handler's wake-up.)
+func TestLock_WaiterGrantedAfterShortLockDelay(t *testing.T) {
+	a := testagent.Start(t)
+	ctx := context.Background()
+	for round := range 30 {
+		key := fmt.Sprintf("short/%d", round)
+		holder := newSession(t, a, time.Millisecond, "")
+		waiter := newSession(t, a, 0, "")
+		if got, err := a.Client.Acquire(ctx, key, holder, nil); err != nil || !got.Acquired {
+			t.Fatalf("round %d: acquire: %+v %v", round, got, err)
+		}
+		done := make(chan bool, 1)
+		go func() {
+			got, _ := a.Client.AcquireWait(ctx, key, waiter, nil, 20*time.Second)
+			done <- got.Acquired
+		}()
+		testagent.WaitFor(t, 5*time.Second, "waiter queued", func() bool {
+			w, _ := a.FSMState().LockWaiters(key)
+			return len(w) == 1
+		})
+		a.Client.Session().Destroy(holder, nil)
+		select {
+		case ok := <-done:
+			if !ok {
+				t.Fatalf("round %d: waiter not granted", round)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: waiter still waiting 10 s after a 1 ms lock-delay", round)
+		}
+	}
+}
