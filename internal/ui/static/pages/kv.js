@@ -208,13 +208,14 @@ function key(el, k) {
     save.disabled = true;
     message(status);
     let ok;
+    const sent = editor.value;
     try {
       // The page does not edit flags: keep those of the version written
       // over (a PUT without flags would reset them to 0).
       const base = server && server.ModifyIndex === cas ? server : loaded;
       const query = { cas };
       if (base?.Flags) query.flags = base.Flags;
-      ok = await put(kvPath(k), editor.value, { query });
+      ok = await put(kvPath(k), sent, { query });
       if (!ok) await showConflict();
     } catch (err) {
       message(status, 'error', `Save failed: ${err.message}`);
@@ -223,13 +224,23 @@ function key(el, k) {
       save.disabled = false;
     }
     if (!ok) return;
-    message(status, 'ok', 'Saved.');
     try {
       // Pick up the new ModifyIndex now, not when the live query catches
       // up, so that a quick second save is not taken for a conflict.
+      // "Saved" shows once the page is in step with what was saved.
       const { data } = await get(kvPath(k));
       server = data?.[0] || null;
-      load(server);
+      if (editor.value === sent) {
+        load(server);
+      } else {
+        // The user typed on while the save was in flight: keep their
+        // text, now based on the saved version.
+        loaded = server;
+        dirty = editor.value !== text(server?.Value).value;
+        showMeta(server);
+        showNotice();
+      }
+      message(status, 'ok', 'Saved.');
     } catch (err) {
       message(status, 'ok', `Saved; reading it back failed (${err.message}): the page updates when the agent answers.`);
     }
