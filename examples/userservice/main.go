@@ -182,15 +182,19 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	// closed port by a catalog that still lists us.
 	dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer dcancel()
+	if registered != nil {
+		// Still registering when the signal came: stop retrying. The
+		// registration may have succeeded meanwhile; then it deregisters
+		// itself now that its context is done, and Deregister waits.
+		cancel()
+		reg = (<-registered).r
+	}
 	if reg != nil {
 		if err := reg.Deregister(dctx); err != nil {
 			log.Warn("deregister", "err", err)
 		}
 	}
 	cancel()
-	if registered != nil { // still retrying: it stops now that ctx is done
-		<-registered
-	}
 	if err := srv.Shutdown(dctx); err != nil {
 		log.Warn("shutdown", "err", err)
 	}
