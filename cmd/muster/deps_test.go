@@ -15,7 +15,7 @@ func TestImportFences(t *testing.T) {
 		forbidden []string
 	}{
 		"api is public":             {"github.com/musterhq/muster/api", []string{"github.com/musterhq/muster/internal/"}},
-		"binary has no test helper": {"github.com/musterhq/muster/cmd/muster", []string{"github.com/musterhq/muster/internal/testagent"}},
+		"binary has no test helper": {"github.com/musterhq/muster/cmd/muster", []string{"github.com/musterhq/muster/internal/testagent", "github.com/musterhq/muster/internal/testredis"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

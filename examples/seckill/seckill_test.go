@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/musterhq/muster/internal/testagent"
+	"github.com/musterhq/muster/internal/testredis"
 )
 
 // TestSeckill runs the built binary, as a learner would, with 3 processes x
@@ -22,7 +23,7 @@ import (
 func TestSeckill(t *testing.T) {
 	bin := buildSeckill(t)
 	agent := testagent.Start(t)
-	redisAddr := startRedis(t)
+	redisAddr := testredis.Start(t) // "" without redis-server: the Redis cases skip
 
 	type testcase struct {
 		args       []string

@@ -7,6 +7,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/musterhq/muster/internal/testagent"
+	"github.com/musterhq/muster/internal/testredis"
 )
 
 // TestStores checks the guarded writes of both stores against real
@@ -15,7 +16,7 @@ import (
 // sell exactly the stock.
 func TestStores(t *testing.T) {
 	agent := testagent.Start(t)
-	redisAddr := startRedis(t)
+	redisAddr := testredis.Start(t) // "" without redis-server: the Redis cases skip
 
 	stores := map[string]func(t *testing.T) store{
 		"muster": func(t *testing.T) store { return newMusterStore(agent.Client, "test-"+t.Name()) },

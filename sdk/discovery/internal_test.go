@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestNextIndex(t *testing.T) {
@@ -21,19 +20,6 @@ func TestNextIndex(t *testing.T) {
 				t.Fatalf("nextIndex(%d, %d) = %d, want %d", tc.prev, tc.got, got, tc.want)
 			}
 		})
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	lo, hi := 100*time.Millisecond, 5*time.Second
-	for attempt := 1; attempt < 100; attempt++ {
-		full := min(hi, lo<<min(attempt-1, 31))
-		for range 20 {
-			d := backoff(attempt, lo, hi)
-			if d < full/2 || d > full {
-				t.Fatalf("backoff(%d) = %v, want in [%v, %v]", attempt, d, full/2, full)
-			}
-		}
 	}
 }
 

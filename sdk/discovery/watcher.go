@@ -10,6 +10,7 @@ import (
 	consul "github.com/hashicorp/consul/api"
 
 	"github.com/musterhq/muster/sdk/balance"
+	"github.com/musterhq/muster/sdk/internal/backoff"
 )
 
 // Watcher keeps one service's healthy instances in memory, fed by one
@@ -191,7 +192,7 @@ func (w *Watcher) run(ctx context.Context) {
 			// answering. Ask without an index first, which answers at once.
 			index = 0
 			failures++
-			retry := backoff(failures, w.opts.BackoffMin, w.opts.BackoffMax)
+			retry := backoff.Jittered(failures, w.opts.BackoffMin, w.opts.BackoffMax)
 			w.setErr(err)
 			w.opts.Logger.Warn("discovery: query failed; serving the last good list",
 				"service", w.service, "failures", failures, "retry_in", retry, "err", err)

@@ -3,12 +3,12 @@ package musterlock
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	consul "github.com/hashicorp/consul/api"
 
 	"github.com/musterhq/muster/api"
+	"github.com/musterhq/muster/sdk/internal/backoff"
 	"github.com/musterhq/muster/sdk/lock"
 )
 
@@ -56,7 +56,7 @@ func (l *Lock) acquire(ctx context.Context, s *session) (uint64, error) {
 			// Free, yet the acquire failed: another session's lock-delay,
 			// or someone took and freed it in between. Pause, then retry.
 			fails++
-			if !sleepCtx(ctx, backoff(fails, l.opts.RetryMin, l.opts.RetryMax)) {
+			if !sleepCtx(ctx, backoff.Jittered(fails, l.opts.RetryMin, l.opts.RetryMax)) {
 				return 0, ctx.Err()
 			}
 		}
@@ -149,19 +149,4 @@ func (l *Lock) waitFair(ctx context.Context, s *session) (uint64, error) {
 		}
 		return 0, fmt.Errorf("%w: the server answered a fair wait at once", api.ErrNotMuster)
 	}
-}
-
-// backoff returns the pause before the next plain acquire after attempt
-// failed ones (attempt >= 1) that found the key free: lo doubled per
-// failure, capped at hi, then jittered to between half and all of that, so
-// contenders freed together spread out.
-func backoff(attempt int, lo, hi time.Duration) time.Duration {
-	d := hi
-	if shift := attempt - 1; shift < 32 {
-		if s := lo << shift; s > 0 && s < hi {
-			d = s
-		}
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
 }

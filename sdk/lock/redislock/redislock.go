@@ -41,6 +41,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/musterhq/muster/sdk/internal/backoff"
 	"github.com/musterhq/muster/sdk/lock"
 )
 
@@ -117,7 +118,7 @@ func (l *Lock) Lock(ctx context.Context) error {
 		if ok {
 			return nil
 		}
-		t := time.NewTimer(backoff(attempt, l.opts.RetryMin, l.opts.RetryMax))
+		t := time.NewTimer(backoff.Jittered(attempt, l.opts.RetryMin, l.opts.RetryMax))
 		select {
 		case <-ctx.Done():
 			t.Stop()

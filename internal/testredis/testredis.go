@@ -1,4 +1,7 @@
-package main
+// Package testredis starts real redis-server processes (Debian's
+// redis-server package) for tests. It is imported only from _test.go
+// files, so it never ships in a binary.
+package testredis
 
 import (
 	"context"
@@ -15,12 +18,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// startRedis starts a real redis-server (Debian package redis-server) on a
-// free loopback port, with persistence off, and stops it in t.Cleanup. It
-// returns the server's address, or "" if redis-server is not on PATH.
-// Copied from sdk/lock/redislock's server_test.go (test helpers cannot be
-// imported across packages), with the skip left to the caller.
-func startRedis(t *testing.T) string {
+// Start starts a redis-server on a free loopback port, with persistence
+// off, and stops it in t.Cleanup. It returns the server's address, or ""
+// when redis-server is not on PATH (the caller decides whether to skip).
+// It fails t if the server does not answer PING within 10 s.
+func Start(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -28,17 +30,17 @@ func startRedis(t *testing.T) string {
 	}
 	var errs []error
 	for range 3 { // the free port can be taken before redis-server binds it
-		addr, err := tryStartRedis(t, bin)
+		addr, err := tryStart(t, bin)
 		if err == nil {
 			return addr
 		}
 		errs = append(errs, err)
 	}
-	t.Fatalf("start redis-server: %v", errors.Join(errs...))
+	t.Fatalf("testredis: start redis-server: %v", errors.Join(errs...))
 	return ""
 }
 
-func tryStartRedis(t *testing.T, bin string) (string, error) {
+func tryStart(t testing.TB, bin string) (string, error) {
 	port, err := freePort()
 	if err != nil {
 		return "", err
