@@ -95,7 +95,7 @@ func (l *memLocker) Unlock(ctx context.Context) error {
 		return lock.ErrNotHeld
 	}
 	l.token = 0
-	wasLost := isClosed(l.lost)
+	wasLost := locktest.IsClosed(l.lost)
 	if !wasLost {
 		close(l.lost)
 	}
@@ -144,15 +144,6 @@ func (l *memLocker) Token() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.token
-}
-
-func isClosed(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
 }
 
 // TestMemLockerConformance checks the suite against the reference

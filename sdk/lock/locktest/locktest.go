@@ -264,13 +264,13 @@ func testLockHonoursContext(t *testing.T, newLocker func(*testing.T, string) loc
 
 func testLostDuringNormalHold(t *testing.T, newLocker func(*testing.T, string) lock.Locker) {
 	l := newLocker(t, newKey(t))
-	if !isClosed(l.Lost()) {
+	if !IsClosed(l.Lost()) {
 		t.Errorf("Lost before any hold is open, want closed")
 	}
 	for hold := range 2 {
 		mustLock(t, l)
 		lost := l.Lost()
-		if isClosed(lost) {
+		if IsClosed(lost) {
 			t.Fatalf("hold %d: Lost closed right after Lock", hold)
 		}
 		select {
@@ -279,7 +279,7 @@ func testLostDuringNormalHold(t *testing.T, newLocker func(*testing.T, string) l
 		case <-time.After(HoldWindow):
 		}
 		mustUnlock(t, l)
-		if !isClosed(lost) {
+		if !IsClosed(lost) {
 			t.Errorf("hold %d: Lost still open after Unlock", hold)
 		}
 	}
@@ -355,11 +355,24 @@ func mustUnlock(t *testing.T, l lock.Locker) {
 	}
 }
 
-func isClosed(c <-chan struct{}) bool {
+// IsClosed reports whether c is closed, without blocking. Backend tests use
+// it on Lost channels.
+func IsClosed(c <-chan struct{}) bool {
 	select {
 	case <-c:
 		return true
 	default:
 		return false
+	}
+}
+
+// WaitClosed waits up to the suite's wait bound for c to be closed, failing
+// t with what if it is not.
+func WaitClosed(t testing.TB, c <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(waitTimeout):
+		t.Fatalf("%s: not closed within %v", what, waitTimeout)
 	}
 }

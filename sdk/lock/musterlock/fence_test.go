@@ -12,6 +12,7 @@ import (
 	"github.com/musterhq/muster/api"
 	"github.com/musterhq/muster/internal/testagent"
 	"github.com/musterhq/muster/sdk/lock"
+	"github.com/musterhq/muster/sdk/lock/locktest"
 )
 
 // errStale is the guarded resource's refusal of a write fenced with a token
@@ -102,7 +103,7 @@ func TestFencedWrite(t *testing.T) {
 				t.Fatalf("resource = %+v, %v; want the second holder's write", got, err)
 			}
 
-			waitClosed(t, stale.Lost(), "the stale holder's Lost")
+			locktest.WaitClosed(t, stale.Lost(), "the stale holder's Lost")
 			if err := stale.Unlock(ctx); !errors.Is(err, lock.ErrLost) {
 				t.Errorf("stale Unlock = %v, want ErrLost", err)
 			}

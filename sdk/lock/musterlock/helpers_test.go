@@ -98,21 +98,3 @@ func sessionCount(t testing.TB, c *api.Client) int {
 	}
 	return len(list)
 }
-
-func waitClosed(t testing.TB, c <-chan struct{}, what string) {
-	t.Helper()
-	select {
-	case <-c:
-	case <-time.After(waitTimeout):
-		t.Fatalf("%s: not closed within %v", what, waitTimeout)
-	}
-}
-
-func isClosed(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
-}

@@ -82,7 +82,7 @@ func TestLost(t *testing.T) {
 				}
 				lost := l.Lost()
 				tc.interfere(t, l)
-				waitClosed(t, lost, "Lost")
+				locktest.WaitClosed(t, lost, "Lost")
 				err := l.Unlock(ctx)
 				if !errors.Is(err, lock.ErrLost) || !strings.Contains(err.Error(), tc.wantReason) {
 					t.Fatalf("Unlock = %v, want ErrLost saying %q", err, tc.wantReason)
@@ -378,7 +378,7 @@ func TestAgentGone(t *testing.T) {
 			if err := a.Shutdown(); err != nil {
 				t.Fatal(err)
 			}
-			waitClosed(t, lost, "Lost after the agent stopped")
+			locktest.WaitClosed(t, lost, "Lost after the agent stopped")
 			if err := l.Unlock(ctx); !errors.Is(err, lock.ErrLost) {
 				t.Fatalf("Unlock = %v, want ErrLost", err)
 			}

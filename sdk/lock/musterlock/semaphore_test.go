@@ -13,6 +13,7 @@ import (
 
 	"github.com/musterhq/muster/internal/testagent"
 	"github.com/musterhq/muster/sdk/lock"
+	"github.com/musterhq/muster/sdk/lock/locktest"
 )
 
 // TestSemaphoreLimit: 8 contenders on 3 slots, each holding a few times
@@ -112,7 +113,7 @@ func TestSemaphoreLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	lost := holder.Lost()
-	if isClosed(lost) {
+	if locktest.IsClosed(lost) {
 		t.Fatal("Lost closed right after Acquire")
 	}
 	res := make(chan error, 1)
@@ -125,14 +126,14 @@ func TestSemaphoreLost(t *testing.T) {
 	if _, err := a.Client.Session().Destroy(holder.Session(), nil); err != nil {
 		t.Fatal(err)
 	}
-	waitClosed(t, lost, "holder's Lost")
+	locktest.WaitClosed(t, lost, "holder's Lost")
 	if err := <-res; err != nil {
 		t.Fatalf("waiter Acquire after the holder's loss: %v", err)
 	}
 	if err := holder.Release(ctx); !errors.Is(err, lock.ErrLost) {
 		t.Fatalf("holder Release = %v, want ErrLost", err)
 	}
-	if isClosed(waiter.Lost()) {
+	if locktest.IsClosed(waiter.Lost()) {
 		t.Fatal("the waiter's Lost closed")
 	}
 	if err := waiter.Release(ctx); err != nil {

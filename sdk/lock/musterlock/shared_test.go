@@ -89,8 +89,8 @@ func TestSharedSessionClose(t *testing.T) {
 	if err := s.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitClosed(t, l.Lost(), "Lost after Session.Close")
-	waitClosed(t, s.Done(), "Session.Done after Close")
+	locktest.WaitClosed(t, l.Lost(), "Lost after Session.Close")
+	locktest.WaitClosed(t, s.Done(), "Session.Done after Close")
 	if err := l.Unlock(ctx); !errors.Is(err, lock.ErrLost) {
 		t.Errorf("Unlock after Close = %v, want ErrLost", err)
 	}
@@ -120,8 +120,8 @@ func TestSharedSessionLost(t *testing.T) {
 	if _, err := a.Client.Session().Destroy(s.ID(), nil); err != nil {
 		t.Fatal(err)
 	}
-	waitClosed(t, l.Lost(), "Lost after the session was destroyed")
-	waitClosed(t, s.Done(), "Session.Done after the session was destroyed")
+	locktest.WaitClosed(t, l.Lost(), "Lost after the session was destroyed")
+	locktest.WaitClosed(t, s.Done(), "Session.Done after the session was destroyed")
 	if s.Err() == nil {
 		t.Error("Session.Err = nil after the session was lost")
 	}

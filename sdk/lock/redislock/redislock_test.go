@@ -52,7 +52,7 @@ func TestForeignValue(t *testing.T) {
 		}
 		lost := l.Lost()
 		tc.interfere(t, key)
-		waitClosed(t, lost, "Lost after the key was changed")
+		locktest.WaitClosed(t, lost, "Lost after the key was changed")
 		err := l.Unlock(ctx)
 		if !errors.Is(err, lock.ErrLost) || !strings.Contains(err.Error(), "no longer holds") {
 			t.Fatalf("Unlock = %v, want ErrLost saying the key no longer holds our id", err)
@@ -164,7 +164,7 @@ func TestDeadHolder(t *testing.T) {
 	}
 
 	// The dead holder's own watchdog gives up when its lease runs out.
-	waitClosed(t, deadLost, "the dead holder's Lost")
+	locktest.WaitClosed(t, deadLost, "the dead holder's Lost")
 	if err := dead.Unlock(ctx); !errors.Is(err, lock.ErrLost) {
 		t.Errorf("dead holder's Unlock = %v, want ErrLost", err)
 	}
@@ -230,8 +230,8 @@ func TestUnlockUnconfirmed(t *testing.T) {
 	if err == nil || errors.Is(err, lock.ErrLost) || !strings.Contains(err.Error(), "not confirmed") {
 		t.Errorf("Unlock = %v, want a not-confirmed error that is not ErrLost", err)
 	}
-	if l.Token() != 0 || !isClosed(lost) {
-		t.Errorf("hold not ended: Token %d, Lost closed %v", l.Token(), isClosed(lost))
+	if l.Token() != 0 || !locktest.IsClosed(lost) {
+		t.Errorf("hold not ended: Token %d, Lost closed %v", l.Token(), locktest.IsClosed(lost))
 	}
 	if ttl, err := raw.PTTL(ctx, "unconfirmed").Result(); ttl <= 0 || err != nil {
 		t.Errorf("PTTL = %v, %v; want the key still there with its lease", ttl, err)
@@ -383,22 +383,4 @@ func (h *renewalCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 
 func (h *renewalCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
-}
-
-func waitClosed(t *testing.T, c <-chan struct{}, what string) {
-	t.Helper()
-	select {
-	case <-c:
-	case <-time.After(waitTimeout):
-		t.Fatalf("%s not closed within %v", what, waitTimeout)
-	}
-}
-
-func isClosed(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
 }
