@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +134,33 @@ func (b *browser) waitText(t *testing.T, sel, want string, timeout time.Duration
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("%s: text %q does not contain %q after %v", sel, last, want, timeout)
+}
+
+// eval evaluates the JavaScript expression expr in the page into res.
+func (b *browser) eval(t *testing.T, expr string, res any) {
+	t.Helper()
+	b.run(t, "evaluate "+expr, chromedp.Evaluate(expr, res))
+}
+
+// waitJS polls the JavaScript expression expr, without reloading the page,
+// until its value (as JSON decodes it: a bool, string or float64) equals
+// want; it fails t, naming what and the last value, after timeout.
+func (b *browser) waitJS(t *testing.T, what, expr string, want any, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last any
+	for time.Now().Before(deadline) {
+		var got any
+		ctx, cancel := context.WithTimeout(b.ctx, time.Second)
+		err := chromedp.Run(ctx, chromedp.Evaluate(expr, &got))
+		cancel()
+		if err == nil && reflect.DeepEqual(got, want) {
+			return
+		}
+		last = got
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: %s = %v, want %v after %v", what, expr, last, want, timeout)
 }
 
 // screenshot saves the page as name.png in $MUSTER_UI_SCREENSHOTS, if set.

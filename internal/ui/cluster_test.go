@@ -1,7 +1,6 @@
 package ui_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -10,26 +9,6 @@ import (
 	"github.com/musterhq/muster/internal/agent"
 	"github.com/musterhq/muster/internal/testagent"
 )
-
-// clusterWaitJS polls a JavaScript expression (which returns a string)
-// until it yields want, without reloading the page.
-func clusterWaitJS(t *testing.T, b *browser, expr, want string, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
-		var s string
-		ctx, cancel := context.WithTimeout(b.ctx, time.Second)
-		err := chromedp.Run(ctx, chromedp.Evaluate(expr, &s))
-		cancel()
-		if err == nil && s == want {
-			return
-		}
-		last = s
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s = %q, want %q after %v", expr, last, want, timeout)
-}
 
 // clusterPeersJS describes the Raft peers table: one
 // "name:leader:healthy:serf" per row, in table order.
@@ -44,9 +23,9 @@ func TestClusterPage_Dev(t *testing.T) {
 	// phone's viewport.
 	b.run(t, "narrow viewport", chromedp.EmulateViewport(390, 844))
 	b.open(t, "#/cluster", "#raft-peers")
-	clusterWaitJS(t, b, `String(window.innerWidth)`, "390", 5*time.Second)
+	b.waitJS(t, "cluster page", `String(window.innerWidth)`, "390", 5*time.Second)
 	name := b.agent.Config.NodeName
-	clusterWaitJS(t, b, clusterPeersJS, name+":true:true:alive", 15*time.Second)
+	b.waitJS(t, "cluster page", clusterPeersJS, name+":true:true:alive", 15*time.Second)
 	b.waitText(t, "#cluster-dc", b.agent.Config.Datacenter, 5*time.Second)
 	b.waitText(t, "#cluster-version", agent.Version, 5*time.Second)
 	b.waitText(t, "#cluster-leader", name, 5*time.Second)
@@ -92,7 +71,7 @@ func TestClusterPage_ThreeServers(t *testing.T) {
 		return out
 	}
 	alive := map[string]string{"s1": "alive", "s2": "alive", "s3": "alive"}
-	clusterWaitJS(t, b, clusterPeersJS, all(map[string]string{"s1": "true", "s2": "true", "s3": "true"}, alive), 30*time.Second)
+	b.waitJS(t, "cluster page", clusterPeersJS, all(map[string]string{"s1": "true", "s2": "true", "s3": "true"}, alive), 30*time.Second)
 	b.waitText(t, "#cluster-tolerance", "1", 5*time.Second)
 	b.screenshot(t, "cluster")
 
@@ -105,7 +84,7 @@ func TestClusterPage_ThreeServers(t *testing.T) {
 	name := c.Servers[victim].Config.NodeName
 	b.run(t, "mark the page", chromedp.Evaluate(`window.notReloaded = true`, nil))
 	c.Kill(victim)
-	clusterWaitJS(t, b, `(document.querySelector('#raft-peers tr[data-server="`+name+`"]')?.dataset.healthy || '') + ':' +
+	b.waitJS(t, "cluster page", `(document.querySelector('#raft-peers tr[data-server="`+name+`"]')?.dataset.healthy || '') + ':' +
 		(document.querySelector('#raft-peers tr[data-server="`+name+`"]')?.dataset.serfStatus || '')`, "false:failed", 30*time.Second)
 	b.waitText(t, "#cluster-tolerance", "0", 5*time.Second)
 	b.waitText(t, "#cluster-health", "unhealthy", 5*time.Second)

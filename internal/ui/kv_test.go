@@ -20,33 +20,12 @@ func kvJS(s string) string {
 	return string(b)
 }
 
-// kvEval evaluates expr in the page into res.
-func kvEval(t *testing.T, b *browser, expr string, res any) {
-	t.Helper()
-	b.run(t, "evaluate "+expr, chromedp.Evaluate(expr, res))
-}
-
-// kvWaitJS polls until the JavaScript expression expr is true, without
-// reloading the page.
-func kvWaitJS(t *testing.T, b *browser, what, expr string, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		var ok bool
-		if err := chromedp.Run(b.ctx, chromedp.Evaluate(`!!(`+expr+`)`, &ok)); err == nil && ok {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s: %s still false after %v", what, expr, timeout)
-}
-
 // kvType replaces the text of the input or textarea sel as a user's typing
 // does: the page sees an input event.
 func kvType(t *testing.T, b *browser, sel, text string) {
 	t.Helper()
 	var ok bool
-	kvEval(t, b, fmt.Sprintf(`(() => { const e = document.querySelector(%s); if (!e) return false;
+	b.eval(t, fmt.Sprintf(`(() => { const e = document.querySelector(%s); if (!e) return false;
 		e.value = %s; e.dispatchEvent(new Event('input', {bubbles: true})); return true; })()`, kvJS(sel), kvJS(text)), &ok)
 	if !ok {
 		t.Fatalf("no %s to type into", sel)
@@ -57,7 +36,7 @@ func kvType(t *testing.T, b *browser, sel, text string) {
 func kvValue(t *testing.T, b *browser, sel string) string {
 	t.Helper()
 	var s string
-	kvEval(t, b, fmt.Sprintf(`document.querySelector(%s)?.value ?? ''`, kvJS(sel)), &s)
+	b.eval(t, fmt.Sprintf(`document.querySelector(%s)?.value ?? ''`, kvJS(sel)), &s)
 	return s
 }
 
@@ -72,14 +51,14 @@ func kvClick(t *testing.T, b *browser, sel string) {
 func kvAcceptConfirms(t *testing.T, b *browser) {
 	t.Helper()
 	var ignored any
-	kvEval(t, b, `window.kvConfirms = 0; window.confirm = () => { window.kvConfirms++; return true; }; true`, &ignored)
+	b.eval(t, `window.kvConfirms = 0; window.confirm = () => { window.kvConfirms++; return true; }; true`, &ignored)
 }
 
 // kvNoOverflow fails if the body is wider than the window.
 func kvNoOverflow(t *testing.T, b *browser, where string) {
 	t.Helper()
 	var dims []int
-	kvEval(t, b, `[document.documentElement.scrollWidth, window.innerWidth]`, &dims)
+	b.eval(t, `[document.documentElement.scrollWidth, window.innerWidth]`, &dims)
 	if len(dims) != 2 || dims[0] > dims[1] {
 		t.Errorf("%s: page %v wider than the window (scrollWidth, innerWidth)", where, dims)
 	}
@@ -118,7 +97,7 @@ func TestKVBrowse(t *testing.T) {
 
 	// One level: the folder's own keys and its sub-folders, not deeper keys.
 	kvClick(t, b, `[data-folder="app/"] a`)
-	kvWaitJS(t, b, "app/ listed", `document.querySelector('[data-key="app/config"]')`, 10*time.Second)
+	b.waitJS(t, "app/ listed", `!!(document.querySelector('[data-key="app/config"]'))`, true, 10*time.Second)
 	if got := b.text(t, "#kv-list"); !strings.Contains(got, "db/") || strings.Contains(got, "url") || !strings.Contains(got, "feature flags") {
 		t.Errorf("app/ lists %q, want config, db/ and feature flags only", got)
 	}
@@ -132,7 +111,7 @@ func TestKVBrowse(t *testing.T) {
 	kvType(t, b, "#kv-new-key", "created")
 	kvType(t, b, "#kv-new-value", "héllo wörld")
 	kvClick(t, b, "#kv-create")
-	kvWaitJS(t, b, "editor of the new key", `location.hash === '#/kv/app/created' && document.querySelector('#kv-value')?.value === 'héllo wörld'`, 10*time.Second)
+	b.waitJS(t, "editor of the new key", `!!(location.hash === '#/kv/app/created' && document.querySelector('#kv-value')?.value === 'héllo wörld')`, true, 10*time.Second)
 	if p := kvGet(t, b, "app/created"); p == nil || string(p.Value) != "héllo wörld" {
 		t.Fatalf("created key through the API: %+v", p)
 	}
@@ -150,7 +129,7 @@ func TestKVBrowse(t *testing.T) {
 	// A folder: a key ending in "/".
 	kvType(t, b, "#kv-new-key", "empty/")
 	kvClick(t, b, "#kv-create")
-	kvWaitJS(t, b, "the new folder", `location.hash === '#/kv/app/empty/'`, 10*time.Second)
+	b.waitJS(t, "the new folder", `!!(location.hash === '#/kv/app/empty/')`, true, 10*time.Second)
 	if p := kvGet(t, b, "app/empty/"); p == nil {
 		t.Fatal("folder key app/empty/ not created")
 	}
@@ -159,7 +138,7 @@ func TestKVBrowse(t *testing.T) {
 	b.open(t, "#/kv/app/created", `#kv-delete:not([disabled])`)
 	kvAcceptConfirms(t, b)
 	kvClick(t, b, "#kv-delete")
-	kvWaitJS(t, b, "back in the folder", `location.hash === '#/kv/app/'`, 10*time.Second)
+	b.waitJS(t, "back in the folder", `!!(location.hash === '#/kv/app/')`, true, 10*time.Second)
 	if p := kvGet(t, b, "app/created"); p != nil {
 		t.Fatalf("deleted key still there: %+v", p)
 	}
@@ -168,7 +147,7 @@ func TestKVBrowse(t *testing.T) {
 	// Delete the whole folder (recurse).
 	kvAcceptConfirms(t, b)
 	kvClick(t, b, "#kv-delete-folder")
-	kvWaitJS(t, b, "back at the root", `location.hash === '#/kv/'`, 10*time.Second)
+	b.waitJS(t, "back at the root", `!!(location.hash === '#/kv/')`, true, 10*time.Second)
 	if keys, _, err := b.agent.Client.KV().Keys("app/", "", nil); err != nil || len(keys) != 0 {
 		t.Fatalf("keys left under app/: %v %v", keys, err)
 	}
@@ -184,12 +163,12 @@ func TestKVEdit(t *testing.T) {
 	kvPut(t, b, "svc/limit", "10", 42)
 
 	b.open(t, "#/kv/svc/limit", "#kv-value")
-	kvWaitJS(t, b, "value loaded", `document.querySelector('#kv-value').value === '10'`, 10*time.Second)
+	b.waitJS(t, "value loaded", `!!(document.querySelector('#kv-value').value === '10')`, true, 10*time.Second)
 	b.waitText(t, `[data-field="Flags"]`, "42", 5*time.Second)
 
 	// Not editing: a change on the server shows up in the editor.
 	kvPut(t, b, "svc/limit", "11", 42)
-	kvWaitJS(t, b, "live value", `document.querySelector('#kv-value').value === '11'`, 10*time.Second)
+	b.waitJS(t, "live value", `!!(document.querySelector('#kv-value').value === '11')`, true, 10*time.Second)
 
 	// Edit and save; the API has it, with the flags kept.
 	kvType(t, b, "#kv-value", "12")
@@ -237,7 +216,7 @@ func TestKVEdit(t *testing.T) {
 	}
 	// Reload takes the server's version.
 	kvClick(t, b, "#kv-reload")
-	kvWaitJS(t, b, "reloaded", `document.querySelector('#kv-value').value === 'someone'`, 5*time.Second)
+	b.waitJS(t, "reloaded", `!!(document.querySelector('#kv-value').value === 'someone')`, true, 5*time.Second)
 
 	// Keys are escaped in routes and API paths: "?", "#", "%" and spaces
 	// are part of the key. Saving one writes that key, not another.
@@ -247,7 +226,7 @@ func TestKVEdit(t *testing.T) {
 	b.waitText(t, "#kv-list", "what?#100% sure", 10*time.Second)
 	kvClick(t, b, fmt.Sprintf(`[data-key=%s] a`, kvJS(odd)))
 	b.waitText(t, "[data-kv-key]", odd, 10*time.Second)
-	kvWaitJS(t, b, "odd key loaded", `document.querySelector('#kv-value').value === 'v'`, 10*time.Second)
+	b.waitJS(t, "odd key loaded", `!!(document.querySelector('#kv-value').value === 'v')`, true, 10*time.Second)
 	kvType(t, b, "#kv-value", "w")
 	kvClick(t, b, "#kv-save")
 	b.waitText(t, "#kv-message", "Saved", 10*time.Second)
@@ -267,7 +246,7 @@ func TestKVNarrow(t *testing.T) {
 	kvNoOverflow(t, b, "folder")
 	b.screenshot(t, "kv-narrow")
 	b.open(t, "#/kv/narrow/a-rather-long-key-name-that-goes-on-and-on-and-on-and-on", "#kv-value")
-	kvWaitJS(t, b, "metadata", `document.querySelector('[data-field="ModifyIndex"]')`, 10*time.Second)
+	b.waitJS(t, "metadata", `!!(document.querySelector('[data-field="ModifyIndex"]'))`, true, 10*time.Second)
 	kvNoOverflow(t, b, "key")
 	if !kvVisible(t, b, "#kv-save") {
 		t.Error("Save is not reachable at 390px")
@@ -286,7 +265,7 @@ func kvNarrow(t *testing.T, b *browser) {
 func kvVisible(t *testing.T, b *browser, sel string) bool {
 	t.Helper()
 	var ok bool
-	kvEval(t, b, fmt.Sprintf(`(() => { const r = document.querySelector(%s)?.getBoundingClientRect();
+	b.eval(t, fmt.Sprintf(`(() => { const r = document.querySelector(%s)?.getBoundingClientRect();
 		return !!r && r.width > 0 && r.left >= 0 && r.right <= window.innerWidth; })()`, kvJS(sel)), &ok)
 	return ok
 }

@@ -54,7 +54,7 @@ func TestNodesList(t *testing.T) {
 		t.Run(name, func(t *testing.T) { b.waitText(t, tc.sel, tc.want, 10*time.Second) })
 	}
 	var status string
-	snEval(t, b, `document.querySelector('`+row+` [data-service="api"]').dataset.status`, &status)
+	b.eval(t, `document.querySelector('`+row+` [data-service="api"]').dataset.status`, &status)
 	if status != "critical" { // the node's disk check makes every instance on it critical
 		t.Errorf("api on %s: status %q, want critical", name, status)
 	}
@@ -65,7 +65,7 @@ func TestNodesList(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.waitText(t, row+` .node-checks`, "4 passing", 10*time.Second)
-	snWaitJS(t, b, `document.querySelector('`+row+` [data-service="web"]').dataset.status === 'passing'`, 10*time.Second)
+	b.waitJS(t, "page state", `document.querySelector('`+row+` [data-service="web"]').dataset.status === 'passing'`, true, 10*time.Second)
 	snRegister(t, b, snTTL("cache", "cache-1", "passing", ""))
 	b.waitText(t, row+` .node-services`, "cache", 10*time.Second)
 	snAssertNotReloaded(t, b, mark)
@@ -137,7 +137,7 @@ func TestNodesCluster(t *testing.T) {
 		t.Run(name, func(t *testing.T) { b.waitText(t, tc.sel, tc.want, 15*time.Second) })
 	}
 	var leaders int
-	snEval(t, b, `document.querySelectorAll('#nodes tr[data-leader="true"]').length`, &leaders)
+	b.eval(t, `document.querySelectorAll('#nodes tr[data-leader="true"]').length`, &leaders)
 	if leaders != 1 {
 		t.Errorf("%d rows marked leader, want 1", leaders)
 	}

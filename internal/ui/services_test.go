@@ -1,7 +1,6 @@
 package ui_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -45,36 +44,12 @@ func snHTTPServer(t *testing.T) *httptest.Server {
 	return srv
 }
 
-// snEval evaluates a JavaScript expression in the page into res.
-func snEval(t *testing.T, b *browser, expr string, res any) {
-	t.Helper()
-	b.run(t, "eval "+expr, chromedp.Evaluate(expr, res))
-}
-
-// snWaitJS polls until the JavaScript expression is true, without
-// reloading the page.
-func snWaitJS(t *testing.T, b *browser, expr string, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		var ok bool
-		ctx, cancel := context.WithTimeout(b.ctx, time.Second)
-		err := chromedp.Run(ctx, chromedp.Evaluate(expr, &ok))
-		cancel()
-		if err == nil && ok {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("not true after %v: %s", timeout, expr)
-}
-
 // snMark sets a marker in the page's window and returns it; while the
 // marker stays, the page has not been reloaded.
 func snMark(t *testing.T, b *browser) string {
 	t.Helper()
 	var v string
-	snEval(t, b, `window.__loadedAt = 'mark-' + Date.now()`, &v)
+	b.eval(t, `window.__loadedAt = 'mark-' + Date.now()`, &v)
 	return v
 }
 
@@ -82,7 +57,7 @@ func snMark(t *testing.T, b *browser) string {
 func snAssertNotReloaded(t *testing.T, b *browser, mark string) {
 	t.Helper()
 	var v string
-	snEval(t, b, `String(window.__loadedAt)`, &v)
+	b.eval(t, `String(window.__loadedAt)`, &v)
 	if v != mark {
 		t.Fatalf("page was reloaded: window.__loadedAt = %q, want %q", v, mark)
 	}
@@ -92,7 +67,7 @@ func snAssertNotReloaded(t *testing.T, b *browser, mark string) {
 func snNoOverflow(t *testing.T, b *browser, where string) {
 	t.Helper()
 	var res []int
-	snEval(t, b, `[document.documentElement.scrollWidth, window.innerWidth]`, &res)
+	b.eval(t, `[document.documentElement.scrollWidth, window.innerWidth]`, &res)
 	if len(res) != 2 || res[0] > res[1] {
 		t.Errorf("%s: scrollWidth, innerWidth = %v: the body overflows sideways", where, res)
 	}
@@ -104,7 +79,7 @@ func snNarrow(t *testing.T, b *browser) {
 	t.Helper()
 	b.run(t, "narrow viewport", chromedp.EmulateViewport(390, 844))
 	var w int
-	snEval(t, b, `window.innerWidth`, &w)
+	b.eval(t, `window.innerWidth`, &w)
 	if w != 390 {
 		t.Fatalf("window.innerWidth = %d, want 390", w)
 	}
@@ -114,7 +89,7 @@ func snNarrow(t *testing.T, b *browser) {
 func snSearch(t *testing.T, b *browser, q string) {
 	t.Helper()
 	var ok bool
-	snEval(t, b, `(() => { const i = document.querySelector('#service-search'); i.value = ''; i.dispatchEvent(new Event('input')); return true })()`, &ok)
+	b.eval(t, `(() => { const i = document.querySelector('#service-search'); i.value = ''; i.dispatchEvent(new Event('input')); return true })()`, &ok)
 	if q != "" {
 		b.run(t, "type "+q, chromedp.SendKeys("#service-search", q, chromedp.ByQuery))
 	}
@@ -124,7 +99,7 @@ func snSearch(t *testing.T, b *browser, q string) {
 func snRows(t *testing.T, b *browser) string {
 	t.Helper()
 	var s string
-	snEval(t, b, `[...document.querySelectorAll('#services tbody tr')].map(r => r.dataset.service).join(',')`, &s)
+	b.eval(t, `[...document.querySelectorAll('#services tbody tr')].map(r => r.dataset.service).join(',')`, &s)
 	return s
 }
 
@@ -158,7 +133,7 @@ func TestServicesList(t *testing.T) {
 		})
 	}
 	var n string
-	snEval(t, b, `document.querySelector('tr[data-service="web"]').dataset.passing + '/' + document.querySelector('tr[data-service="web"]').dataset.critical`, &n)
+	b.eval(t, `document.querySelector('tr[data-service="web"]').dataset.passing + '/' + document.querySelector('tr[data-service="web"]').dataset.critical`, &n)
 	if n != "1/1" {
 		t.Errorf("web passing/critical = %s, want 1/1", n)
 	}
@@ -181,13 +156,13 @@ func TestServicesList(t *testing.T) {
 	}
 	for _, tc := range searches {
 		snSearch(t, b, tc.q)
-		snWaitJS(t, b, fmt.Sprintf(`[...document.querySelectorAll('#services tbody tr')].map(r => r.dataset.service).join(',') === %q`, tc.want), 5*time.Second)
+		b.waitJS(t, "page state", fmt.Sprintf(`[...document.querySelectorAll('#services tbody tr')].map(r => r.dataset.service).join(',') === %q`, tc.want), true, 5*time.Second)
 	}
 	if got := b.text(t, "#services-body"); !strings.Contains(got, "No service matches") {
 		t.Errorf("empty search shows %q", got)
 	}
 	snSearch(t, b, "")
-	snWaitJS(t, b, `document.querySelectorAll('#services tbody tr').length === 4`, 5*time.Second) // consul, api, db, web
+	b.waitJS(t, "page state", `document.querySelectorAll('#services tbody tr').length === 4`, true, 5*time.Second) // consul, api, db, web
 	if got := snRows(t, b); got != "api,consul,db,web" {
 		t.Errorf("rows = %s, want api,consul,db,web", got)
 	}
@@ -254,7 +229,7 @@ func TestServiceDetail(t *testing.T) {
 	b.waitText(t, one+`tr[data-check="db-1-http"] .last-change`, "changed", 5*time.Second)
 	b.waitText(t, `#service-summary`, "1 critical", 5*time.Second)
 	var status string
-	snEval(t, b, `document.querySelector('[data-instance="db-1"]').dataset.status`, &status)
+	b.eval(t, `document.querySelector('[data-instance="db-1"]').dataset.status`, &status)
 	if status != "critical" {
 		t.Errorf("instance db-1 status = %q, want critical", status)
 	}

@@ -67,9 +67,9 @@ func TestSessionsAndLocks(t *testing.T) {
 	// longer knows it, and the lock passes to the waiter.
 	kvAcceptConfirms(t, b)
 	kvClick(t, b, fmt.Sprintf(`[data-invalidate="%s"]`, holder))
-	kvWaitJS(t, b, "holder gone", fmt.Sprintf(`!document.querySelector('[data-session="%s"]')`, holder), 10*time.Second)
+	b.waitJS(t, "holder gone", fmt.Sprintf(`!document.querySelector('[data-session="%s"]')`, holder), true, 10*time.Second)
 	var asked int
-	kvEval(t, b, `window.kvConfirms`, &asked)
+	b.eval(t, `window.kvConfirms`, &asked)
 	if asked != 1 {
 		t.Errorf("confirm() asked %d times, want 1", asked)
 	}
@@ -102,7 +102,7 @@ func TestSessionsNarrow(t *testing.T) {
 	b.screenshot(t, "sessions-narrow")
 	// The Invalidate button is reachable by scrolling its table.
 	var ok bool
-	kvEval(t, b, fmt.Sprintf(`(() => { const btn = document.querySelector('[data-invalidate="%s"]');
+	b.eval(t, fmt.Sprintf(`(() => { const btn = document.querySelector('[data-invalidate="%s"]');
 		btn.scrollIntoView({inline: 'end'}); const r = btn.getBoundingClientRect();
 		return r.width > 0 && r.right <= window.innerWidth + 1; })()`, id), &ok)
 	if !ok {
