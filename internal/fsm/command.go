@@ -1,9 +1,11 @@
 package fsm
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
 
@@ -50,11 +52,14 @@ func Encode(t MessageType, now int64, body any) ([]byte, error) {
 // EncodeBody encodes a command body alone, for a non-leader to send to
 // the leader (which stamps it with EncodeRaw).
 func EncodeBody(body any) ([]byte, error) {
-	var b []byte
-	if err := codec.NewEncoderBytes(&b, msgpackHandle).Encode(body); err != nil {
+	c := codecs.Get().(*codecPair)
+	defer c.put()
+	c.buf = c.buf[:0]
+	c.enc.ResetBytes(&c.buf)
+	if err := c.enc.Encode(body); err != nil {
 		return nil, fmt.Errorf("fsm: encode: %w", err)
 	}
-	return b, nil
+	return bytes.Clone(c.buf), nil
 }
 
 // EncodeRaw builds a log entry from a body EncodeBody made.
@@ -65,12 +70,46 @@ func EncodeRaw(t MessageType, now int64, body []byte) []byte {
 	return append(buf, body...)
 }
 
-// decode reads a log entry body.
+// decode reads a log entry body. Decoded byte slices are copies: v never
+// aliases body.
 func decode(body []byte, v any) error {
-	if err := codec.NewDecoderBytes(body, msgpackHandle).Decode(v); err != nil {
+	c := codecs.Get().(*codecPair)
+	defer c.put()
+	c.dec.ResetBytes(body)
+	if err := c.dec.Decode(v); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadCommand, err)
 	}
 	return nil
+}
+
+// codecPair is a reusable msgpack encoder, its output buffer and a
+// decoder: every write encodes its command once and decodes it once, and
+// a fresh codec costs more allocation than the command itself.
+type codecPair struct {
+	enc *codec.Encoder
+	dec *codec.Decoder
+	buf []byte
+}
+
+// maxPooledBuf bounds the encode buffer kept between uses, so that one
+// large value does not pin its size in the pool.
+const maxPooledBuf = 64 << 10
+
+var noBytes = []byte{}
+
+var codecs = sync.Pool{New: func() any {
+	c := &codecPair{buf: make([]byte, 0, 512)}
+	c.enc = codec.NewEncoderBytes(&c.buf, msgpackHandle)
+	c.dec = codec.NewDecoderBytes(nil, msgpackHandle)
+	return c
+}}
+
+func (c *codecPair) put() {
+	c.dec.ResetBytes(noBytes) // drop the reference to the decoded body
+	if cap(c.buf) > maxPooledBuf {
+		c.buf = make([]byte, 0, 512)
+	}
+	codecs.Put(c)
 }
 
 func decodeHeader(data []byte) (MessageType, int64, []byte, error) {
