@@ -42,12 +42,19 @@ const (
 // etcd a prefix range get of 1000 keys, Redis HGETALL of one 1000-field
 // hash. Neither filters on health; all instances pass anyway. The
 // "muster(no-decode)" row reads the gzipped answer and compares it with the
-// checked one, without decoding: the server side alone.
+// checked one, without decoding: the server side alone. Consul runs the
+// same two rows as muster, through the same code.
 func healthQuery(ctx context.Context, e *env) []*result {
 	var out []*result
 	var entries []json.RawMessage
 	if e.muster != nil {
-		entries, out = musterHealthQuery(ctx, e)
+		var rs []*result
+		entries, rs = apiHealthQuery(ctx, e, "muster", e.muster)
+		out = append(out, rs...)
+	}
+	if e.consul != nil {
+		_, rs := apiHealthQuery(ctx, e, "consul", e.consul)
+		out = append(out, rs...)
 	}
 	if e.etcd == nil && e.redis == nil {
 		return out
@@ -167,13 +174,13 @@ func decodeEntries(n int, value func(i int) []byte) ([]*consul.ServiceEntry, err
 	return es, nil
 }
 
-// musterHealthQuery measures the "muster" row and "muster(no-decode)":
-// the same query read as gzipped bytes and not decoded, which is what the
-// server can deliver when the client's JSON decode is taken out.
-func musterHealthQuery(ctx context.Context, e *env) ([]json.RawMessage, []*result) {
-	r := newResult("health-query", "muster", "q/s", "query")
+// apiHealthQuery measures, on muster or Consul (c, rows named system), the
+// decoding row and "SYSTEM(no-decode)": the same query read as gzipped
+// bytes and not decoded, which is what the server can deliver when the
+// client's JSON decode is taken out. It returns the answer's entries.
+func apiHealthQuery(ctx context.Context, e *env, system string, c *musterClient) ([]json.RawMessage, []*result) {
+	r := newResult("health-query", system, "q/s", "query")
 	out := []*result{r}
-	c := e.muster
 	ctx, cancel := context.WithTimeout(ctx, 2*e.cfg.duration+3*time.Minute)
 	defer cancel()
 	t := time.Now()
@@ -230,8 +237,8 @@ func musterHealthQuery(ctx context.Context, e *env) ([]json.RawMessage, []*resul
 	r.fromLoad(l)
 
 	// no-decode: the gzipped answer read off the wire and compared with
-	// the one checked above (muster encodes an answer once per index).
-	nd := newResult("health-query", "muster(no-decode)", "q/s", "query")
+	// the one checked above (the same bytes while nothing changes).
+	nd := newResult("health-query", system+"(no-decode)", "q/s", "query")
 	out = append(out, nd)
 	l = hammer(ctx, e.cfg.clients, e.cfg.duration, e.cfg.maxOps, opTimeout, func(ctx context.Context, w, seq int) error {
 		b, err := gzipped(ctx, c, path)

@@ -28,17 +28,23 @@ type target struct {
 	count func(ctx context.Context, prefix string) (int, error)
 }
 
-// targets lists the selected systems in table order: muster, etcd, redis.
+// targets lists the selected systems in table order: muster, consul,
+// etcd, redis. consul is plain Consul KV, muster's surface without its
+// extensions.
 func (e *env) targets() []target {
 	var ts []target
 	if m := e.muster; m != nil {
 		ts = append(ts, target{
-			name: "muster",
-			kv:   func(w int) kv { return musterKV{c: e.musterAt(w)} },
-			count: func(ctx context.Context, prefix string) (int, error) {
-				ks, err := m.keys(ctx, prefix)
-				return len(ks), err
-			},
+			name:  "muster",
+			kv:    func(w int) kv { return musterKV{c: e.musterAt(w)} },
+			count: apiKeyCount(m),
+		})
+	}
+	if c := e.consul; c != nil {
+		ts = append(ts, target{
+			name:  "consul",
+			kv:    func(int) kv { return musterKV{c: c} },
+			count: apiKeyCount(c),
 		})
 	}
 	if et := e.etcd; et != nil {
@@ -69,6 +75,14 @@ func (e *env) targets() []target {
 		})
 	}
 	return ts
+}
+
+// apiKeyCount counts keys with GET /v1/kv/PREFIX?keys (muster, Consul).
+func apiKeyCount(c *musterClient) func(ctx context.Context, prefix string) (int, error) {
+	return func(ctx context.Context, prefix string) (int, error) {
+		ks, err := c.keys(ctx, prefix)
+		return len(ks), err
+	}
 }
 
 // valueFor is the deterministic n-byte value the bench writes to key, so a

@@ -32,6 +32,9 @@ func kvCAS(ctx context.Context, e *env) []*result {
 	if c := e.muster; c != nil {
 		vs = append(vs, variant{"muster", musterIncr(c), musterKV{c: c}})
 	}
+	if c := e.consul; c != nil {
+		vs = append(vs, variant{"consul", musterIncr(c), musterKV{c: c}})
+	}
 	if c := e.etcd; c != nil {
 		vs = append(vs, variant{"etcd", etcdIncr(c), etcdKV{e: c}})
 	}
@@ -65,7 +68,7 @@ func kvCAS(ctx context.Context, e *env) []*result {
 }
 
 // musterIncr: GET the key, then PUT ?cas=ModifyIndex; false means another
-// writer won, so read again.
+// writer won, so read again. Plain Consul KV, so it drives Consul as well.
 func musterIncr(c *musterClient) incrFunc {
 	return func(ctx context.Context, _ int) (int64, error) {
 		for conflicts := int64(0); ; conflicts++ {

@@ -13,7 +13,9 @@ import (
 // counter key and writes it back plus one. The rate is acquisitions per
 // second; the latency is the wait for the lock. Checks: the counter equals
 // the acquisitions, and for muster's fair lock, that no contender got
-// markedly more turns than another (FIFO).
+// markedly more turns than another (FIFO). Consul runs the Consul Go
+// client's Lock, which promises no order, so the FIFO check is muster's
+// only.
 func lockHandoff(ctx context.Context, e *env) []*result {
 	var out []*result
 	// -cluster leaves out the Consul client's lock: its 5 s retry sleeps

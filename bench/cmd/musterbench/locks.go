@@ -34,7 +34,8 @@ type lockVariant struct {
 }
 
 // lockVariants lists the selected systems' locks. consulAPI adds muster
-// driven by the Consul Go client's polling Lock.
+// driven by the Consul Go client's polling Lock. Consul itself is always
+// driven by that client's Lock: it has no fair acquire.
 func (e *env) lockVariants(consulAPI bool) []lockVariant {
 	var vs []lockVariant
 	if e.muster != nil {
@@ -51,6 +52,11 @@ func (e *env) lockVariants(consulAPI bool) []lockVariant {
 				},
 				new(atomic.Int64)})
 		}
+	}
+	if c := e.consul; c != nil {
+		vs = append(vs, lockVariant{"consul", func(int) kv { return musterKV{c: c} },
+			func(ctx context.Context, _ int, key string) (locker, error) { return newConsulAPILock(ctx, c, key) },
+			new(atomic.Int64)})
 	}
 	if et := e.etcd; et != nil {
 		vs = append(vs, lockVariant{"etcd", func(w int) kv { return etcdKV{e: et, worker: w} },
@@ -110,8 +116,10 @@ func (l *musterFairLock) Unlock(ctx context.Context) error {
 
 func (l *musterFairLock) Close(ctx context.Context) error { return l.c.destroySession(ctx, l.session) }
 
-// consulAPILock is the Consul Go client's Lock on a muster session: it
-// long-polls the key and races plain ?acquire when it sees it free.
+// consulAPILock is the Consul Go client's Lock on a session of c (muster
+// or Consul, no lock-delay): it long-polls the key and races plain
+// ?acquire when it sees it free; after a lost race that finds the key free
+// again it sleeps 5 s (DefaultLockRetryTime).
 type consulAPILock struct {
 	c       *musterClient
 	l       *consul.Lock

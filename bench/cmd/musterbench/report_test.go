@@ -40,7 +40,7 @@ func TestReferenceRatio(t *testing.T) {
 	r := newResult("lock-handoff", "muster", "acq/s", "wait")
 	r.value = 960
 	var b strings.Builder
-	printReferences(&b, []*result{r})
+	printReferences(&b, []*result{r}, false)
 	if !strings.Contains(b.String(), "1.50-2.04x") {
 		t.Errorf("range ratio missing:\n%s", b.String())
 	}

@@ -24,6 +24,11 @@ type config struct {
 	clients   int
 	maxOps    int64 // cap on operations per timed run
 	muster    string
+	// consul is the Consul binary run as the "consul" system ("" when
+	// Consul is not selected); consulWhy says why it is or is not in the
+	// run, for the line on stderr.
+	consul    string
+	consulWhy string
 	watchers  int
 	watchReps int
 	stock     int
@@ -45,8 +50,12 @@ type config struct {
 }
 
 var (
-	allSystems   = []string{"muster", "etcd", "redis"}
-	allWorkloads = []string{"kv-put", "kv-get", "kv-cas", "lock-handoff", "seckill", "watch-wake",
+	// allSystems is every system of the single-server mode, in table
+	// order; defaultSystems those run without -systems (plus "consul" when
+	// a Consul binary is given or on $PATH, see resolveConsul).
+	allSystems     = []string{"muster", "consul", "etcd", "redis"}
+	defaultSystems = []string{"muster", "etcd", "redis"}
+	allWorkloads   = []string{"kv-put", "kv-get", "kv-cas", "lock-handoff", "seckill", "watch-wake",
 		"reg-dereg", "health-query", "check-cpu", "seckill-procs"}
 	// clusterSystems and clusterWorkloads are what -cluster can run: the
 	// workloads that keep their meaning against three durable servers,
@@ -59,7 +68,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("musterbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c config
-	systems := fs.String("systems", strings.Join(allSystems, ","), "systems to run, comma-separated (-cluster: "+strings.Join(clusterSystems, ",")+")")
+	systems := fs.String("systems", strings.Join(defaultSystems, ","), "systems to run, comma-separated: "+strings.Join(allSystems, ",")+
+		"; the default adds consul when -consul is given or consul is on $PATH (-cluster: "+strings.Join(clusterSystems, ",")+")")
 	workloads := fs.String("workloads", strings.Join(allWorkloads, ","), "workloads to run, comma-separated (-cluster: "+strings.Join(clusterWorkloads, ",")+")")
 	fs.BoolVar(&c.cluster, "cluster", false, "run three-server durable clusters of muster and etcd instead of single servers")
 	fs.StringVar(&c.raftLogStore, "raft-logstore", "", "muster servers' raft_logstore.backend with -cluster: wal or boltdb (default: muster's, wal)")
@@ -69,6 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.clients, "clients", 16, "concurrent clients (workers, lock contenders, buyers)")
 	fs.Int64Var(&c.maxOps, "max-ops", 2_000_000, "cap on operations in one timed run")
 	fs.StringVar(&c.muster, "muster", "", "muster binary (default: go build ../cmd/muster into a temp dir)")
+	fs.StringVar(&c.consul, "consul", "", "Consul binary for the consul system (default: consul on $PATH; scripts/build-consul.sh builds one)")
 	fs.IntVar(&c.watchers, "watchers", 1000, "blocking watchers in watch-wake")
 	fs.IntVar(&c.watchReps, "watch-reps", 5, "writes (repetitions) in watch-wake")
 	fs.IntVar(&c.stock, "stock", 100, "items for sale in seckill")
@@ -83,11 +94,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	// -cluster has its own lists; an unset -systems or -workloads means
 	// all of the mode's.
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	knownSystems, knownWorkloads, mode := allSystems, allWorkloads, " without -cluster"
 	if c.cluster {
 		knownSystems, knownWorkloads, mode = clusterSystems, clusterWorkloads, " with -cluster"
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		if !set["systems"] {
 			*systems = strings.Join(clusterSystems, ",")
 		}
@@ -99,6 +110,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.systems, err = parseList("systems", *systems, knownSystems); err != nil {
 		return c, fmt.Errorf("%w%s", err, mode)
 	}
+	if c.systems, err = resolveConsul(&c, set["systems"], set["consul"]); err != nil {
+		return c, err
+	}
+	fmt.Fprintln(stderr, c.consulWhy)
 	if c.workloads, err = parseList("workloads", *workloads, knownWorkloads); err != nil {
 		return c, fmt.Errorf("%w%s", err, mode)
 	}
@@ -158,9 +173,13 @@ func parseList(name, v string, known []string) ([]string, error) {
 // env is what the workloads run against: the started servers' clients (nil
 // when a system is not selected) and the config.
 type env struct {
-	cfg          config
-	muster       *musterClient // the dev agent; with -cluster server s1
-	etcd         *etcdPeer     // with -cluster worker w's client talks to member w%3 only
+	cfg    config
+	muster *musterClient // the dev agent; with -cluster server s1
+	// consul is Consul's dev agent, driven through the same client as
+	// muster (Consul speaks the same HTTP API); nil unless selected, and
+	// always nil with -cluster.
+	consul       *musterClient
+	etcd         *etcdPeer // with -cluster worker w's client talks to member w%3 only
 	redis        *redis.Client
 	redisVersion string
 	// mc and ec are the clusters of -cluster, nil otherwise.
@@ -211,6 +230,13 @@ func (e *env) startSingle(ctx context.Context, dir string) ([]string, error) {
 			}
 			e.nodes, e.muster = append(e.nodes, &node{name: p.name, p: p}), c
 			versions = append(versions, c.version())
+		case "consul":
+			p, c, err := startConsul(ctx, dir, e.cfg.consul)
+			if err != nil {
+				return nil, err
+			}
+			e.nodes, e.consul = append(e.nodes, &node{name: p.name, p: p}), c
+			versions = append(versions, c.version()+" (dev agent, in memory)")
 		case "etcd":
 			p, c, err := startEtcd(ctx, dir, e.cfg.clients)
 			if err != nil {
@@ -321,8 +347,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 		fmt.Fprintf(stdout, "flags: -duration=%v -clients=%d -watchers=%d -watch-reps=%d -stock=%d -cpu-window=%v; all traffic on 127.0.0.1; total run %s\n\n",
 			cfg.duration, cfg.clients, cfg.watchers, cfg.watchReps, cfg.stock, cfg.cpuWindow, fmtDur(time.Since(started)))
 		printResults(stdout, results, false)
+		consulInRun := slices.Contains(cfg.systems, "consul")
+		if slices.Contains(cfg.systems, "muster") && consulInRun {
+			printConsulGoals(stdout, results)
+		}
 		if slices.Contains(cfg.systems, "muster") {
-			printReferences(stdout, results)
+			printReferences(stdout, results, consulInRun)
 		}
 		if slices.Contains(cfg.workloads, "seckill-procs") {
 			printSeckillProcsGoals(stdout, results)

@@ -25,8 +25,9 @@ type buyFunc func(ctx context.Context, w int) (bought bool, left int64, err erro
 // if >0 decrement it and increment orders, unlock, until the stock is 0.
 // The headline is the time until the last item sold; the latency is one
 // purchase, lock wait included. Checks: orders == stock sold == purchases
-// counted by the buyers, stock == 0. muster also runs lock-free: read both
-// keys, then /v1/txn with check-index guards, retried on 409.
+// counted by the buyers, stock == 0. muster and Consul also run lock-free:
+// read both keys, then /v1/txn with check-index guards, retried on 409
+// (the "(txn)" rows); muster also with its add verb ("muster(add)").
 func seckill(ctx context.Context, e *env) []*result {
 	var out []*result
 	for _, v := range e.lockVariants(false) {
@@ -37,19 +38,28 @@ func seckill(ctx context.Context, e *env) []*result {
 			}
 			return lockBuy(v, lockers, prefix), func() { closeLockers(lockers) }, nil
 		}))
-		if v.system == "muster" {
-			var conflicts atomic.Int64
-			r := runSeckill(ctx, e, "muster(txn)", v.kv(0), func(_ context.Context, prefix string) (buyFunc, func(), error) {
-				return musterTxnBuy(e.musterAt, prefix, &conflicts), func() {}, nil
-			})
-			r.note("%d transactions refused with 409 and retried", conflicts.Load())
-			out = append(out, r)
+		switch v.system {
+		case "muster":
+			out = append(out, txnSeckill(ctx, e, "muster(txn)", v.kv(0), e.musterAt))
 			out = append(out, runSeckill(ctx, e, "muster(add)", v.kv(0), func(_ context.Context, prefix string) (buyFunc, func(), error) {
 				return musterAddBuy(e.musterAt, prefix), func() {}, nil
 			}))
+		case "consul":
+			out = append(out, txnSeckill(ctx, e, "consul(txn)", v.kv(0), func(int) *musterClient { return e.consul }))
 		}
 	}
 	return out
+}
+
+// txnSeckill runs the lock-free check-and-set sale (musterTxnBuy) as row
+// system, buyer w talking to at(w).
+func txnSeckill(ctx context.Context, e *env, system string, s kv, at func(w int) *musterClient) *result {
+	var conflicts atomic.Int64
+	r := runSeckill(ctx, e, system, s, func(_ context.Context, prefix string) (buyFunc, func(), error) {
+		return musterTxnBuy(at, prefix, &conflicts), func() {}, nil
+	})
+	r.note("%d transactions refused with 409 and retried", conflicts.Load())
+	return r
 }
 
 // setupBuy prepares one sale's buyers under prefix; done frees them.
@@ -200,7 +210,8 @@ func musterAddBuy(at func(w int) *musterClient, prefix string) buyFunc {
 // musterTxnBuy buys without a lock: read stock and orders in one GET
 // ?recurse, then one transaction that checks both ModifyIndexes and writes
 // stock-1 and orders+1; a 409 means another buyer won, so read again.
-// Buyer w uses at(w).
+// Buyer w uses at(w). Only Consul's own verbs (check-index, set), so it
+// runs on Consul unchanged.
 func musterTxnBuy(at func(w int) *musterClient, prefix string, conflicts *atomic.Int64) buyFunc {
 	return func(ctx context.Context, w int) (bool, int64, error) {
 		c := at(w)

@@ -60,6 +60,11 @@ func seckillProcs(ctx context.Context, e *env) []*result {
 			runSeckillBinary(ctx, e, "muster(txn)", bin, "--lock", "txn", "--store", "muster", "--agent", e.muster.addr),
 			runSeckillBinary(ctx, e, "muster(add)", bin, "--lock", "add", "--store", "muster", "--agent", e.muster.addr))
 	}
+	if e.consul != nil {
+		r := newResult("seckill-procs", "consul", "s", "buy")
+		r.skipped = "n/a: muster only (examples/seckill is built on muster's SDK)"
+		out = append(out, r)
+	}
 	if e.etcd != nil {
 		out = append(out, runEtcdSeckill(ctx, e))
 	}

@@ -41,19 +41,24 @@ func startMuster(ctx context.Context, dir, bin string) (*proc, *musterClient, er
 	}
 	fmt.Fprintf(os.Stderr, "muster: HTTP API and /debug/pprof at http://127.0.0.1:%d\n", ports[0])
 	c := newMusterClient("127.0.0.1:" + strconv.Itoa(ports[0]))
-	err = p.waitReady(ctx, 30*time.Second, func(ctx context.Context) error {
+	if err := waitLeader(ctx, p, c); err != nil {
+		p.stop()
+		return nil, nil, err
+	}
+	c.bin, c.pid = bin, p.cmd.Process.Pid
+	return p, c, nil
+}
+
+// waitLeader waits up to 30 s until the agent p serves c's API and
+// /v1/status/leader names a leader.
+func waitLeader(ctx context.Context, p *proc, c *musterClient) error {
+	return p.waitReady(ctx, 30*time.Second, func(ctx context.Context) error {
 		_, body, err := c.do(ctx, http.MethodGet, "/v1/status/leader", nil)
 		if err == nil && len(bytes.Trim(body, "\"\n")) == 0 {
 			err = errors.New("no leader yet")
 		}
 		return err
 	})
-	if err != nil {
-		p.stop()
-		return nil, nil, err
-	}
-	c.bin, c.pid = bin, p.cmd.Process.Pid
-	return p, c, nil
 }
 
 // buildMuster builds ./cmd/muster of the repository that holds the bench
@@ -92,9 +97,11 @@ func musterRoot() (string, error) {
 
 // musterClient speaks muster's HTTP API with plain net/http (keep-alive
 // connections, no proxy), plus the Consul Go client for the
-// "consul-api-lock" variant. The bench does not import muster's own api
-// package, so that it measures the wire protocol and builds whatever state
-// that package is in.
+// "consul-api-lock" variant and the registry workloads. The bench does not
+// import muster's own api package, so that it measures the wire protocol
+// and builds whatever state that package is in. The API is Consul's, so
+// the same client drives the "consul" system; the workloads use muster's
+// extensions (fair acquire, the add verb, ?consistent) only on muster.
 type musterClient struct {
 	base   string // http://127.0.0.1:PORT
 	addr   string
@@ -288,11 +295,12 @@ func (c *musterClient) destroySession(ctx context.Context, id string) error {
 	return err
 }
 
-// version asks the binary for its version line.
+// version asks the binary for its version line ("muster v0.1.0",
+// "Consul v1.22.7").
 func (c *musterClient) version() string {
 	out, err := exec.Command(c.bin, "version").Output()
 	if err != nil {
-		return "muster (version unknown)"
+		return filepath.Base(c.bin) + " (version unknown)"
 	}
 	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
 	return line

@@ -20,8 +20,9 @@ const (
 	// then.
 	watchTimeout = 30 * time.Second
 	// watchSettle is the pause between "every watch request is on the
-	// wire" and the write, for muster, whose API cannot confirm that a
-	// blocking query is parked. etcd and Redis confirm their watches.
+	// wire" and the write, for muster and Consul, whose API cannot confirm
+	// that a blocking query is parked. etcd and Redis confirm their
+	// watches.
 	watchSettle = time.Second
 )
 
@@ -32,7 +33,10 @@ const (
 func watchWake(ctx context.Context, e *env) []*result {
 	var out []*result
 	if e.muster != nil {
-		out = append(out, musterWatch(ctx, e))
+		out = append(out, blockingWatch(ctx, e, "muster", e.muster))
+	}
+	if e.consul != nil {
+		out = append(out, blockingWatch(ctx, e, "consul", e.consul))
 	}
 	if e.etcd != nil {
 		out = append(out, etcdWatch(ctx, e))
@@ -68,11 +72,12 @@ func wakeStats(r *result, t0 []time.Time, woke [][]time.Time) {
 	r.note("all %d woken per repetition in: %v", len(woke[0]), reps)
 }
 
-// musterWatch: each watcher is GET /v1/kv/KEY?index=N&wait=60s on its own
-// keep-alive connection.
-func musterWatch(ctx context.Context, e *env) *result {
-	r := newResult("watch-wake", "muster", "ms", "wake-up")
-	c, n, reps := e.muster, e.cfg.watchers, e.cfg.watchReps
+// blockingWatch: each watcher is GET /v1/kv/KEY?index=N&wait=60s on its own
+// keep-alive connection to c (muster or Consul: the same blocking query);
+// system names the row.
+func blockingWatch(ctx context.Context, e *env, system string, c *musterClient) *result {
+	r := newResult("watch-wake", system, "ms", "wake-up")
+	n, reps := e.cfg.watchers, e.cfg.watchReps
 	hc := &http.Client{Transport: loopbackTransport(n + 16)}
 	defer hc.CloseIdleConnections()
 	if _, err := c.put(ctx, watchKey, []byte(watchValue(0)), nil); err != nil {
@@ -130,7 +135,7 @@ func musterWatch(ctx context.Context, e *env) *result {
 		}
 	}
 	wakeStats(r, t0, woke)
-	r.note("settle %s between the last watch request written and the write (muster cannot confirm a parked query)", fmtDur(watchSettle))
+	r.note("settle %s between the last watch request written and the write (a blocking query cannot be confirmed parked)", fmtDur(watchSettle))
 	return r
 }
 
