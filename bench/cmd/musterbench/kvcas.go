@@ -50,11 +50,13 @@ func kvCAS(ctx context.Context, e *env) []*result {
 			continue
 		}
 		var conflicts atomic.Int64
+		c0 := e.cpuNow(r.system)
 		l := hammer(ctx, e.cfg.clients, e.cfg.duration, e.cfg.maxOps, opTimeout, func(ctx context.Context, w, _ int) error {
 			n, err := v.incr(ctx, w)
 			conflicts.Add(n)
 			return err
 		})
+		e.cpuSince(r, c0, l.ops)
 		r.fromLoad(l)
 		r.note("%d lost CAS races (%.2f per increment)", conflicts.Load(), float64(conflicts.Load())/max(float64(l.ops), 1))
 		vctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -37,6 +37,7 @@ func kvGet(ctx context.Context, e *env) []*result {
 		}
 		for _, v := range vs {
 			r := newResult("kv-get", v.name, "ops/s", "get")
+			c0 := e.cpuNow(r.system)
 			l := hammer(ctx, e.cfg.clients, e.cfg.duration, e.cfg.maxOps, opTimeout, func(ctx context.Context, w, seq int) error {
 				k := getKey((w*7919 + seq*31) % getKeys)
 				b, err := v.kv(w).Get(ctx, k)
@@ -48,6 +49,7 @@ func kvGet(ctx context.Context, e *env) []*result {
 				}
 				return nil
 			})
+			e.cpuSince(r, c0, l.ops)
 			r.fromLoad(l)
 			out = append(out, r)
 		}

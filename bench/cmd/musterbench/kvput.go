@@ -21,10 +21,12 @@ func kvPut(ctx context.Context, e *env) []*result {
 	for _, t := range e.targets() {
 		r := newResult("kv-put", t.name, "ops/s", "put")
 		key := func(w, seq int) string { return fmt.Sprintf("bench/put/%02d/%08d", w, seq) }
+		c0 := e.cpuNow(r.system)
 		l := hammer(ctx, e.cfg.clients, e.cfg.duration, e.cfg.maxOps, opTimeout, func(ctx context.Context, w, seq int) error {
 			k := key(w, seq)
 			return t.kv(w).Put(ctx, k, valueFor(k, valueSize))
 		})
+		e.cpuSince(r, c0, l.ops)
 		r.fromLoad(l)
 		vctx, cancel := context.WithTimeout(ctx, time.Minute)
 		n, err := t.count(vctx, "bench/put/")

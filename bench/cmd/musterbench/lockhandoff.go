@@ -54,6 +54,7 @@ func runHandoff(ctx context.Context, e *env, v lockVariant) *result {
 	waits := make([]latencies, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
+	c0 := e.cpuNow(r.system)
 	start := time.Now()
 	deadline := start.Add(e.cfg.duration)
 	for w, l := range lockers {
@@ -92,6 +93,7 @@ func runHandoff(ctx context.Context, e *env, v lockVariant) *result {
 		all = append(all, waits[w]...)
 		r.check(errs[w] == nil, "%v", errs[w])
 	}
+	e.cpuSince(r, c0, total)
 	// The rate counts the acquisitions done within the duration; those of
 	// contenders already waiting at the deadline (the drain) are checked
 	// and their waits sampled, but a slow drain (the Consul client's 5 s

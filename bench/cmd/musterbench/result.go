@@ -19,7 +19,8 @@ type result struct {
 	lat           summary
 	notes         []string
 	fails         []string
-	skipped       string // non-empty: the row was not measured, and why
+	skipped       string    // non-empty: the row was not measured, and why
+	cpu           *cpuPerOp // CPU per operation, for the rows that measure it
 }
 
 func newResult(workload, system, unit, latName string) *result {

@@ -347,6 +347,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 		fmt.Fprintf(stdout, "flags: -duration=%v -clients=%d -watchers=%d -watch-reps=%d -stock=%d -cpu-window=%v; all traffic on 127.0.0.1; total run %s\n\n",
 			cfg.duration, cfg.clients, cfg.watchers, cfg.watchReps, cfg.stock, cfg.cpuWindow, fmtDur(time.Since(started)))
 		printResults(stdout, results, false)
+		printCPU(stdout, results)
 		consulInRun := slices.Contains(cfg.systems, "consul")
 		if slices.Contains(cfg.systems, "muster") && consulInRun {
 			printConsulGoals(stdout, results)

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPrintCPU(t *testing.T) {
+	row := func(workload, system string, server, client time.Duration) *result {
+		r := newResult(workload, system, "ops/s", "put")
+		if server > 0 {
+			r.cpu = &cpuPerOp{server: server, client: client, ops: 1000}
+		}
+		return r
+	}
+	tests := []struct {
+		name    string
+		results []*result
+		want    []string // substrings of the output, in order
+		none    bool     // no block at all
+		noRatio bool     // no row may show a ratio
+	}{
+		{name: "no cpu rows", results: []*result{row("kv-put", "muster", 0, 0)}, none: true},
+		{
+			name: "muster half of consul's server cost",
+			results: []*result{
+				row("kv-put", "muster", 80*time.Microsecond, 50*time.Microsecond),
+				row("kv-put", "consul", 160*time.Microsecond, 50*time.Microsecond),
+			},
+			want: []string{"CPU per operation", "kv-put", "muster", "80.0µs", "50.0µs", "consul", "160µs", "0.50x"},
+		},
+		{
+			name: "no muster row: no ratio",
+			results: []*result{
+				row("kv-get", "etcd", 100*time.Microsecond, 20*time.Microsecond),
+			},
+			want:    []string{"kv-get", "etcd", "100µs", "20.0µs"},
+			noRatio: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			printCPU(&b, tt.results)
+			out := b.String()
+			if tt.none {
+				if out != "" {
+					t.Fatalf("want no output, got %q", out)
+				}
+				return
+			}
+			rest := out
+			for _, s := range tt.want {
+				i := strings.Index(rest, s)
+				if i < 0 {
+					t.Fatalf("%q not found (in order) in:\n%s", s, out)
+				}
+				rest = rest[i+len(s):]
+			}
+			for _, line := range strings.Split(out, "\n") {
+				if strings.HasPrefix(line, "kv-") && tt.noRatio && strings.HasSuffix(strings.TrimSpace(line), "x") {
+					t.Fatalf("row without a muster baseline got a ratio: %q", line)
+				}
+			}
+		})
+	}
+}
+
+// TestCPUNow reads this test process's own CPU time as a server's would
+// be read, and refuses a system that has no server process.
+func TestCPUNow(t *testing.T) {
+	used, err := procCPU(os.Getpid())
+	if err != nil || used <= 0 {
+		t.Fatalf("procCPU(self) = %v, %v; want > 0", used, err)
+	}
+	s := (&env{}).cpuNow("nobody")
+	if s.err == nil {
+		t.Fatal("cpuNow of a system without a server process: want an error")
+	}
+	if s.client <= 0 {
+		t.Fatalf("bench client CPU %v: want > 0", s.client)
+	}
+}
