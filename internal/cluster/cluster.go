@@ -144,10 +144,9 @@ func New(cfg Config, f *fsm.FSM) (*Cluster, error) {
 	// Entries grouped into one commit (and one fsync) under load. raft
 	// allocates a batch of this capacity for every commit it applies, so
 	// dev mode, which commits without an fsync at up to tens of thousands
-	// of commits a second, keeps raft's default.
-	rc.MaxAppendEntries = 512
-	if cfg.Dev {
-		rc.MaxAppendEntries = 64
+	// of commits a second, keeps raft's default (64).
+	if !cfg.Dev {
+		rc.MaxAppendEntries = 512
 	}
 	rc.SnapshotThreshold = 16384
 	rc.SnapshotInterval = 30 * time.Second

@@ -1,7 +1,6 @@
 package fsm
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -42,37 +41,60 @@ var msgpackHandle = &codec.MsgpackHandle{}
 // (Unix nanoseconds, so that time-dependent rules such as lock-delay and
 // waiter deadlines give the same answer on every server) and the msgpack body.
 func Encode(t MessageType, now int64, body any) ([]byte, error) {
-	b, err := EncodeBody(body)
+	var h [headerLen]byte
+	putHeader(h[:], t, now)
+	b, err := encode(h[:], body)
 	if err != nil {
 		return nil, fmt.Errorf("fsm: encode %d: %w", t, err)
 	}
-	return EncodeRaw(t, now, b), nil
+	return b, nil
 }
 
 // EncodeBody encodes a command body alone, for a non-leader to send to
 // the leader (which stamps it with EncodeRaw).
 func EncodeBody(body any) ([]byte, error) {
+	b, err := encode(nil, body)
+	if err != nil {
+		return nil, fmt.Errorf("fsm: encode: %w", err)
+	}
+	return b, nil
+}
+
+// EncodeRaw builds a log entry from a body EncodeBody made.
+func EncodeRaw(t MessageType, now int64, body []byte) []byte {
+	buf := make([]byte, headerLen+len(body))
+	putHeader(buf, t, now)
+	copy(buf[headerLen:], body)
+	return buf
+}
+
+func putHeader(b []byte, t MessageType, now int64) {
+	b[0] = byte(t)
+	binary.BigEndian.PutUint64(b[1:headerLen], uint64(now))
+}
+
+// encode returns prefix followed by body's msgpack encoding, in a new
+// slice: the one copy out of the pooled codec's buffer.
+func encode(prefix []byte, body any) ([]byte, error) {
 	c := codecs.Get().(*codecPair)
 	defer c.put()
 	c.buf = c.buf[:0]
 	c.enc.ResetBytes(&c.buf)
 	if err := c.enc.Encode(body); err != nil {
-		return nil, fmt.Errorf("fsm: encode: %w", err)
+		return nil, err
 	}
-	return bytes.Clone(c.buf), nil
-}
-
-// EncodeRaw builds a log entry from a body EncodeBody made.
-func EncodeRaw(t MessageType, now int64, body []byte) []byte {
-	buf := make([]byte, headerLen, headerLen+len(body))
-	buf[0] = byte(t)
-	binary.BigEndian.PutUint64(buf[1:], uint64(now))
-	return append(buf, body...)
+	out := make([]byte, len(prefix)+len(c.buf))
+	copy(out, prefix)
+	copy(out[len(prefix):], c.buf)
+	return out, nil
 }
 
 // decode reads a log entry body. Decoded byte slices are copies: v never
 // aliases body.
 func decode(body []byte, v any) error {
+	if len(body) == 0 {
+		return fmt.Errorf("%w: empty body", ErrBadCommand)
+	}
 	c := codecs.Get().(*codecPair)
 	defer c.put()
 	c.dec.ResetBytes(body)
@@ -91,8 +113,9 @@ type codecPair struct {
 	buf []byte
 }
 
-// maxPooledBuf bounds the encode buffer kept between uses, so that one
-// large value does not pin its size in the pool.
+// maxPooledBuf bounds the encode buffer a pooled codec keeps: a codec that
+// encoded a larger body leaves the pool (its encoder still points at the
+// large buffer), so one large value does not stay pinned.
 const maxPooledBuf = 64 << 10
 
 var noBytes = []byte{}
@@ -100,15 +123,16 @@ var noBytes = []byte{}
 var codecs = sync.Pool{New: func() any {
 	c := &codecPair{buf: make([]byte, 0, 512)}
 	c.enc = codec.NewEncoderBytes(&c.buf, msgpackHandle)
-	c.dec = codec.NewDecoderBytes(nil, msgpackHandle)
+	c.dec = codec.NewDecoderBytes(noBytes, msgpackHandle)
 	return c
 }}
 
+// put returns c to the pool, unless its buffer grew past maxPooledBuf.
 func (c *codecPair) put() {
-	c.dec.ResetBytes(noBytes) // drop the reference to the decoded body
 	if cap(c.buf) > maxPooledBuf {
-		c.buf = make([]byte, 0, 512)
+		return
 	}
+	c.dec.ResetBytes(noBytes) // drop the reference to the decoded body
 	codecs.Put(c)
 }
 

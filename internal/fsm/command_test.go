@@ -78,3 +78,58 @@ func TestCodecConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestEncodedBytesAreOwned: an encoding stays intact when the same pooled
+// codec encodes something else next (it must be a copy of the pool's
+// buffer, not a view of it).
+func TestEncodedBytesAreOwned(t *testing.T) {
+	x := &KVSRequest{Op: state.VerbSet, Entry: state.KVEntry{Key: "x", Value: []byte("first")}}
+	y := &KVSRequest{Op: state.VerbSet, Entry: state.KVEntry{Key: "y", Value: []byte("SECOND")}}
+	b1, err := EncodeBody(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bytes.Clone(b1)
+	if _, err := EncodeBody(y); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b1, want) {
+		t.Fatalf("encoding x changed when y was encoded: %q, want %q", b1, want)
+	}
+	e1, err := Encode(KVSRequestType, 7, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := EncodeRaw(KVSRequestType, 7, want); !bytes.Equal(e1, got) {
+		t.Fatalf("Encode = %x, EncodeRaw(EncodeBody) = %x", e1, got)
+	}
+}
+
+// TestDecodeEmpty: an empty body is a bad command, before and after other
+// decodes (a codec must not answer from a previous body).
+func TestDecodeEmpty(t *testing.T) {
+	b, err := EncodeBody(&ReapRequest{UpTo: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, body := range [][]byte{nil, {}, b, nil, {}, {0xc1}, nil} {
+		var r ReapRequest
+		err := decode(body, &r)
+		if len(body) == 0 && !errors.Is(err, ErrBadCommand) {
+			t.Fatalf("step %d: decode(%v) = %v, %+v; want ErrBadCommand", i, body, err, r)
+		}
+	}
+}
+
+// TestLargeCodecLeavesPool: a codec whose buffer grew past maxPooledBuf is
+// not put back, so the next one from the pool is another.
+func TestLargeCodecLeavesPool(t *testing.T) {
+	c := codecs.Get().(*codecPair)
+	c.buf = make([]byte, 0, maxPooledBuf+1)
+	c.put()
+	if got := codecs.Get().(*codecPair); got == c {
+		t.Fatal("a codec with a buffer over maxPooledBuf went back to the pool")
+	}
+	small := codecs.Get().(*codecPair)
+	small.put() // the normal case keeps working
+}
