@@ -87,8 +87,10 @@ func findRow(results []*result, workload, system string) *result {
 	return nil
 }
 
-// goalNumber is a row's number for field, with its unit; false when the
-// row is missing, n/a or has no sample.
+// goalNumber is a row's number for field, with its unit: "value" is the
+// headline in the row's unit; "p50" and "max" are latencies in s; "p99"
+// is in ms for a row measured in ms, else in s. false when the row is
+// missing, n/a or has no sample.
 func goalNumber(r *result, field string) (float64, string, bool) {
 	if r == nil || r.skipped != "" {
 		return 0, "", false
@@ -98,6 +100,11 @@ func goalNumber(r *result, field string) (float64, string, bool) {
 		return r.value, r.unit, r.value > 0
 	case "p50":
 		return r.lat.p50.Seconds(), "s", r.lat.n > 0
+	case "p99":
+		if r.unit == "ms" {
+			return float64(r.lat.p99) / float64(time.Millisecond), "ms", r.lat.n > 0
+		}
+		return r.lat.p99.Seconds(), "s", r.lat.n > 0
 	case "max":
 		return r.lat.max.Seconds(), "s", r.lat.n > 0
 	}

@@ -21,7 +21,22 @@ func fakeLookPath(t *testing.T, found ...string) {
 		}
 		return "", exec.ErrNotFound
 	}
-	t.Cleanup(func() { lookPath = old })
+	if slices.Contains(found, "muster-as-consul") {
+		lookPath = func(name string) (string, error) {
+			if name == "consul" {
+				return "/tmp/suite/muster-as-consul/consul", nil
+			}
+			return "", exec.ErrNotFound
+		}
+	}
+	oldVersion := consulVersion
+	consulVersion = func(bin string) (string, error) {
+		if strings.Contains(bin, "muster") {
+			return "muster v0.1.0", nil
+		}
+		return "Consul v1.22.7", nil
+	}
+	t.Cleanup(func() { lookPath, consulVersion = old, oldVersion })
 }
 
 func TestResolveConsul(t *testing.T) {
@@ -46,6 +61,10 @@ func TestResolveConsul(t *testing.T) {
 		{name: "-systems with consul, no binary", args: []string{"-systems=consul"}, err: "pass -consul=PATH"},
 		{name: "-systems without consul", args: []string{"-systems=muster,redis", "-consul=/opt/consul"}, found: []string{"/opt/consul"},
 			systems: []string{"muster", "redis"}, why: "consul: not included (not in -systems)"},
+		{name: "default, a consul on PATH that is muster", found: []string{"muster-as-consul"}, systems: []string{"muster", "etcd", "redis"},
+			why: "consul: not included (/tmp/suite/muster-as-consul/consul is not a Consul binary"},
+		{name: "-systems with consul, PATH has muster as consul", args: []string{"-systems=consul"}, found: []string{"muster-as-consul"},
+			err: "is not a Consul binary"},
 		{name: "-cluster", args: []string{"-cluster", "-consul=/opt/consul"}, found: []string{"/opt/consul"},
 			systems: clusterSystems, why: "consul: not included (-cluster"},
 		{name: "-cluster refuses consul", args: []string{"-cluster", "-systems=consul"}, found: []string{"consul"}, err: "unknown \"consul\""},

@@ -59,8 +59,8 @@ func printConsulGoals(w io.Writer, results []*result) {
 // line is the goal's tab-separated row of the block.
 func (g consulGoal) line(results []*result) string {
 	mr, pr := findRow(results, g.workload, g.musterRow), findRow(results, g.workload, g.peerRow)
-	m, mUnit, mok := rowNumber(mr, g.field)
-	p, pUnit, pok := rowNumber(pr, g.field)
+	m, mUnit, mok := goalNumber(mr, g.field)
+	p, pUnit, pok := goalNumber(pr, g.field)
 	pok = pok && (!mok || pUnit == mUnit)
 	muster, peer, ratio := "not measured", "not measured", ""
 	if mok {
@@ -103,25 +103,6 @@ func (g consulGoal) target() string {
 		return fmt.Sprintf("≥%gx %s", g.ratio, g.peerRow)
 	}
 	return "≤" + strconv.FormatFloat(float64(g.bound)/float64(time.Millisecond), 'g', -1, 64) + " ms"
-}
-
-// rowNumber is r's number for field ("value": the headline in r's unit;
-// "p99": the latency in ms for a row measured in ms, else in s) with its
-// unit; false when the row is missing, n/a or has no sample.
-func rowNumber(r *result, field string) (float64, string, bool) {
-	if r == nil || r.skipped != "" {
-		return 0, "", false
-	}
-	switch field {
-	case "value":
-		return r.value, r.unit, r.value > 0
-	case "p99":
-		if r.unit == "ms" {
-			return float64(r.lat.p99) / float64(time.Millisecond), "ms", r.lat.n > 0
-		}
-		return r.lat.p99.Seconds(), "s", r.lat.n > 0
-	}
-	return 0, "", false
 }
 
 // asDuration turns a number in unit "s" or "ms" into a duration; other

@@ -14,7 +14,7 @@ import (
 // and the server it loads take turns on the same cores. So next to each
 // rate the bench records what one operation cost in CPU, on each side:
 // the server's share shows how lean the server is whatever the client
-// costs, and the client's share bounds what any server could reach here.
+// costs, and the sum bounds the rate: at most cores / (client + server).
 
 // cpuSample is the CPU time used so far by one server process and by this
 // bench process (the client; only one system is loaded at a time).
@@ -62,9 +62,13 @@ type cpuPerOp struct {
 }
 
 // cpuSince records on r the CPU cost of the ops operations done since
-// from (a cpuNow of r's system). A failed sample leaves r without one and
+// from (a cpuNow of r's system); failed operations count among ops, as
+// they cost CPU too. A failed sample leaves r without one and
 // says so in its notes; it is not a check failure.
 func (e *env) cpuSince(r *result, from cpuSample, ops int64) {
+	if e.cfg.cluster {
+		return // three servers per system: no one process to read
+	}
 	to := e.cpuNow(r.system)
 	if err := errors.Join(from.err, to.err); err != nil {
 		r.note("CPU per operation not measured: %v", err)
@@ -103,8 +107,8 @@ func printCPU(w io.Writer, results []*result) {
 			fmtDur(r.cpu.server), fmtDur(r.cpu.client), ratio)
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "SERVER: MUSTER/ROW <1 means muster's server spends less CPU per operation than the row's. The client shares the")
-	fmt.Fprintln(w, "cores: with the client's cost c and the servers' costs m (muster) and p (peer), a CPU-bound rate ratio is at most (c+p)/(c+m).")
+	fmt.Fprintln(w, "SERVER: MUSTER/ROW <1 means muster's server spends less CPU per operation than the row's. Client and server share")
+	fmt.Fprintln(w, "the cores, so a row's rate is at most cores / (client + server CPU per operation), whatever else limits it.")
 }
 
 // cpuBaseline is the workload's plain "muster" row if it has a CPU cost.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -82,5 +83,57 @@ func TestCPUNow(t *testing.T) {
 	}
 	if s.client <= 0 {
 		t.Fatalf("bench client CPU %v: want > 0", s.client)
+	}
+}
+
+// TestServerPID maps a row's system to its server's process: a variant
+// row to its base system, an exited server or -cluster to none.
+func TestServerPID(t *testing.T) {
+	running := func(name string, pid int) *node {
+		return &node{name: name, p: &proc{name: name, cmd: &exec.Cmd{Process: &os.Process{Pid: pid}}, done: make(chan struct{})}}
+	}
+	exited := running("etcd", 30)
+	close(exited.p.done)
+	nodes := []*node{running("muster", 10), running("consul", 20), exited}
+	tests := []struct {
+		system  string
+		cluster bool
+		want    int
+	}{
+		{system: "muster", want: 10},
+		{system: "muster(consul-api-lock)", want: 10},
+		{system: "consul(txn)", want: 20},
+		{system: "etcd", want: 0},  // exited
+		{system: "redis", want: 0}, // not started
+		{system: "muster", cluster: true, want: 0},
+	}
+	for _, tt := range tests {
+		e := &env{nodes: nodes}
+		e.cfg.cluster = tt.cluster
+		if got := e.serverPID(tt.system); got != tt.want {
+			t.Errorf("serverPID(%q, cluster=%v) = %d, want %d", tt.system, tt.cluster, got, tt.want)
+		}
+	}
+}
+
+// TestCPUSince divides the CPU used between two samples by the
+// operations, and records nothing when a sample failed.
+func TestCPUSince(t *testing.T) {
+	self := &node{name: "muster", p: &proc{name: "muster", cmd: &exec.Cmd{Process: &os.Process{Pid: os.Getpid()}}, done: make(chan struct{})}}
+	e := &env{nodes: []*node{self}}
+	r := newResult("kv-put", "muster", "ops/s", "put")
+	from := e.cpuNow("muster")
+	if from.err != nil {
+		t.Fatal(from.err)
+	}
+	from.server -= 10 * time.Millisecond // as if the server had used 10 ms more since
+	e.cpuSince(r, from, 1000)
+	if r.cpu == nil || r.cpu.ops != 1000 || r.cpu.server < 10*time.Microsecond {
+		t.Fatalf("cpu = %+v; want ops 1000 and server >= 10µs per op", r.cpu)
+	}
+	failed := newResult("kv-put", "redis", "ops/s", "put")
+	e.cpuSince(failed, e.cpuNow("redis"), 1000)
+	if failed.cpu != nil || len(failed.notes) != 1 || len(failed.fails) != 0 {
+		t.Fatalf("no redis process: cpu %+v notes %q fails %q; want no cpu, one note, no FAIL", failed.cpu, failed.notes, failed.fails)
 	}
 }

@@ -56,7 +56,7 @@ func kvCAS(ctx context.Context, e *env) []*result {
 			conflicts.Add(n)
 			return err
 		})
-		e.cpuSince(r, c0, l.ops)
+		e.cpuSince(r, c0, l.ops+l.errs)
 		r.fromLoad(l)
 		r.note("%d lost CAS races (%.2f per increment)", conflicts.Load(), float64(conflicts.Load())/max(float64(l.ops), 1))
 		vctx, cancel := context.WithTimeout(ctx, 10*time.Second)

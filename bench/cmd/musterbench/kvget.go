@@ -49,7 +49,7 @@ func kvGet(ctx context.Context, e *env) []*result {
 				}
 				return nil
 			})
-			e.cpuSince(r, c0, l.ops)
+			e.cpuSince(r, c0, l.ops+l.errs)
 			r.fromLoad(l)
 			out = append(out, r)
 		}

@@ -26,7 +26,7 @@ func kvPut(ctx context.Context, e *env) []*result {
 			k := key(w, seq)
 			return t.kv(w).Put(ctx, k, valueFor(k, valueSize))
 		})
-		e.cpuSince(r, c0, l.ops)
+		e.cpuSince(r, c0, l.ops+l.errs)
 		r.fromLoad(l)
 		vctx, cancel := context.WithTimeout(ctx, time.Minute)
 		n, err := t.count(vctx, "bench/put/")

@@ -14,6 +14,24 @@ import (
 // lookPath finds the Consul binary; a variable so tests need no binary.
 var lookPath = exec.LookPath
 
+// consulVersion is the first line `bin version` prints; a variable so
+// tests need no binary.
+var consulVersion = func(bin string) (string, error) {
+	out, err := exec.Command(bin, "version").Output()
+	line, _, _ := strings.Cut(string(out), "\n")
+	return line, err
+}
+
+// checkConsul refuses a binary whose `version` is not Consul's:
+// scripts/consul-api-suite.sh puts muster on $PATH as "consul".
+func checkConsul(bin string) error {
+	line, err := consulVersion(bin)
+	if err != nil || !strings.HasPrefix(line, "Consul v") {
+		return fmt.Errorf("%s is not a Consul binary: `%s version` said %q (%v)", bin, filepath.Base(bin), line, err)
+	}
+	return nil
+}
+
 // consulHCL raises Consul's cap on HTTP connections from one client IP
 // (limits.http_max_conns_per_client, 200 by default). Every bench
 // connection comes from 127.0.0.1 and watch-wake alone holds 1000 blocking
@@ -42,6 +60,7 @@ func resolveConsul(c *config, systemsSet, consulSet bool) ([]string, error) {
 	if err == nil {
 		bin, err = filepath.Abs(bin) // the server runs in the temp dir
 	}
+	var notConsul error // a "consul" on $PATH that is something else
 	switch {
 	case err != nil && consulSet:
 		return nil, fmt.Errorf("-consul=%s: %w", c.consul, err)
@@ -49,15 +68,22 @@ func resolveConsul(c *config, systemsSet, consulSet bool) ([]string, error) {
 		bin = ""
 	case !consulSet:
 		source += ": " + bin
+		if notConsul = checkConsul(bin); notConsul != nil {
+			bin = ""
+		}
 	}
 	c.consul = ""
 	switch wanted := slices.Contains(systems, "consul"); {
+	case systemsSet && wanted && notConsul != nil:
+		return nil, fmt.Errorf("-systems includes consul but %w: pass -consul=PATH (scripts/build-consul.sh builds one)", notConsul)
 	case systemsSet && wanted && bin == "":
 		return nil, fmt.Errorf("-systems includes consul but consul is not on $PATH: pass -consul=PATH (scripts/build-consul.sh builds one)")
 	case systemsSet && wanted:
 		c.consul, c.consulWhy = bin, "consul: included (in -systems; binary "+source+")"
 	case systemsSet:
 		c.consulWhy = "consul: not included (not in -systems)"
+	case notConsul != nil:
+		c.consulWhy = "consul: not included (" + notConsul.Error() + ")"
 	case bin == "":
 		c.consulWhy = "consul: not included (no -consul=PATH and no consul on $PATH; scripts/build-consul.sh builds one)"
 	default:
@@ -86,13 +112,10 @@ func consulArgs(httpPort, serfLAN, serfWAN, serverPort int) []string {
 // startConsul starts bin as `consul agent -dev` (consulArgs) and waits,
 // like startMuster, until /v1/status/leader names a leader. Consul speaks
 // the HTTP API muster implements, so the same client drives it. A binary
-// whose `version` is not Consul's is refused: scripts/consul-api-suite.sh
-// puts muster on $PATH as "consul".
+// whose `version` is not Consul's is refused (checkConsul).
 func startConsul(ctx context.Context, dir, bin string) (*proc, *musterClient, error) {
-	out, err := exec.CommandContext(ctx, bin, "version").Output()
-	if err != nil || !strings.HasPrefix(string(out), "Consul v") {
-		line, _, _ := strings.Cut(string(out), "\n")
-		return nil, nil, fmt.Errorf("%s is not a Consul binary: `%s version` said %q (%v)", bin, filepath.Base(bin), line, err)
+	if err := checkConsul(bin); err != nil {
+		return nil, nil, err
 	}
 	ports, err := freePorts(4)
 	if err != nil {
