@@ -11,6 +11,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == floorCmd { // kv-get's net/http floor
+		os.Exit(runFloorServer(os.Args[2]))
+	}
 	if os.Getenv(envEtcdSeckillChild) != "" { // a seckill-procs etcd buyer process
 		os.Exit(runEtcdSeckillChild(os.Args[1:], os.Stdout, os.Stderr))
 	}

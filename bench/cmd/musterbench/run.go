@@ -178,7 +178,10 @@ type env struct {
 	// consul is Consul's dev agent, driven through the same client as
 	// muster (Consul speaks the same HTTP API); nil unless selected, and
 	// always nil with -cluster.
-	consul       *musterClient
+	consul *musterClient
+	// floor is the net/http floor server of kv-get (floor.go), started
+	// with muster.
+	floor        *musterClient
 	etcd         *etcdPeer // with -cluster worker w's client talks to member w%3 only
 	redis        *redis.Client
 	redisVersion string
@@ -230,6 +233,13 @@ func (e *env) startSingle(ctx context.Context, dir string) ([]string, error) {
 			}
 			e.nodes, e.muster = append(e.nodes, &node{name: p.name, p: p}), c
 			versions = append(versions, c.version())
+			if slices.Contains(e.cfg.workloads, "kv-get") {
+				fp, fc, err := startFloor(ctx, dir)
+				if err != nil {
+					return nil, fmt.Errorf("floor server: %w", err)
+				}
+				e.nodes, e.floor = append(e.nodes, &node{name: fp.name, p: fp}), fc
+			}
 		case "consul":
 			p, c, err := startConsul(ctx, dir, e.cfg.consul)
 			if err != nil {
