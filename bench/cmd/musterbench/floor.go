@@ -5,19 +5,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 )
 
-// The floor server is Go's net/http with nothing behind it: a process of
-// its own (this binary, started with floorCmd) that answers kv-get's reads
-// with answers encoded once at start, with the headers muster sends. Its
-// kv-get row, "nethttp(fixed answer)", measures what the HTTP exchange
-// alone costs on this machine with this client — the part of muster's
-// cost per read that no work on muster's own code can remove.
+// The floor server is Go's net/http with next to nothing behind it: a
+// process of its own (this binary, started with floorCmd) that keeps
+// /v1/kv in a map under a mutex, encodes each value's answer once when it
+// is written, and answers with the headers muster sends. Its kv-put and
+// kv-get rows, "nethttp(floor)", measure what the HTTP exchange alone
+// costs on this machine with this client: the part of muster's cost per
+// operation, and the ceiling of its rate, that no work on muster's own
+// code (Raft, the state store, the handlers) can move.
 
 // floorCmd is the hidden first argument that runs the floor server.
 const floorCmd = "internal-floor-server"
@@ -25,57 +30,81 @@ const floorCmd = "internal-floor-server"
 // floorSystem names the floor server's process (node) and its row's base.
 const floorSystem = "nethttp"
 
+// floorStore is the floor server's key/value map: key -> the encoded
+// answer to GET /v1/kv/KEY.
+type floorStore struct {
+	mu      sync.Mutex
+	answers map[string][]byte
+}
+
 // runFloorServer serves the floor on addr until it is killed.
 func runFloorServer(addr string) int {
-	answers, err := floorAnswers()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "floor server:", err)
-		return 2
-	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "floor server:", err)
 		return 2
 	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v1/status/leader" {
-			w.Write([]byte(`"127.0.0.1:8300"`))
-			return
-		}
-		b, ok := answers[r.URL.Path]
-		if !ok || r.Method != http.MethodGet {
-			http.NotFound(w, r)
-			return
-		}
-		hd := w.Header()
-		hd.Set("Content-Type", "application/json")
-		hd.Set("Vary", "Accept-Encoding")
-		hd.Set("X-Consul-Index", "1")
-		hd.Set("X-Consul-Knownleader", "true")
-		hd.Set("X-Consul-Lastcontact", "0")
-		hd.Set("X-Consul-Effective-Consistency", "leader")
-		w.Write(b)
-	})
-	if err := http.Serve(ln, h); err != nil {
+	st := &floorStore{answers: map[string][]byte{}}
+	if err := http.Serve(ln, st); err != nil {
 		fmt.Fprintln(os.Stderr, "floor server:", err)
 		return 1
 	}
 	return 0
 }
 
-// floorAnswers encodes, once, muster's answer to GET /v1/kv/K for every
-// key kv-get reads, keyed by path.
-func floorAnswers() (map[string][]byte, error) {
-	answers := make(map[string][]byte, getKeys)
-	for i := range getKeys {
-		k := getKey(i)
-		b, err := json.Marshal([]kvEntry{{Key: k, Value: valueFor(k, valueSize), CreateIndex: 1, ModifyIndex: 1}})
-		if err != nil {
-			return nil, err
-		}
-		answers["/v1/kv/"+k] = append(b, '\n')
+// ServeHTTP answers GET /v1/status/leader, PUT /v1/kv/K (the body is the
+// value), GET /v1/kv/K, and GET /v1/kv/PREFIX?keys.
+func (st *floorStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/v1/status/leader" {
+		w.Write([]byte(`"127.0.0.1:8300"`))
+		return
 	}
-	return answers, nil
+	key, ok := strings.CutPrefix(r.URL.Path, "/v1/kv/")
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Consul-Index", "1")
+	h.Set("X-Consul-Knownleader", "true")
+	h.Set("X-Consul-Lastcontact", "0")
+	switch {
+	case r.Method == http.MethodPut:
+		v, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		b, _ := json.Marshal([]kvEntry{{Key: key, Value: v, CreateIndex: 1, ModifyIndex: 1}})
+		st.mu.Lock()
+		st.answers[key] = append(b, '\n')
+		st.mu.Unlock()
+		w.Write([]byte("true\n"))
+	case r.Method == http.MethodGet && r.URL.Query().Has("keys"):
+		st.mu.Lock()
+		var ks []string
+		for k := range st.answers {
+			if strings.HasPrefix(k, key) {
+				ks = append(ks, k)
+			}
+		}
+		st.mu.Unlock()
+		json.NewEncoder(w).Encode(ks)
+	case r.Method == http.MethodGet:
+		h.Set("Vary", "Accept-Encoding")
+		h.Set("X-Consul-Effective-Consistency", "leader")
+		st.mu.Lock()
+		b, ok := st.answers[key]
+		st.mu.Unlock()
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(b)
+	default:
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
 }
 
 // startFloor starts this binary as the floor server on a free port.

@@ -29,8 +29,8 @@ type target struct {
 }
 
 // targets lists the selected systems in table order: muster, consul,
-// etcd, redis. consul is plain Consul KV, muster's surface without its
-// extensions.
+// the net/http floor (with muster; see floor.go), etcd, redis. consul is
+// plain Consul KV, muster's surface without its extensions.
 func (e *env) targets() []target {
 	var ts []target
 	if m := e.muster; m != nil {
@@ -45,6 +45,13 @@ func (e *env) targets() []target {
 			name:  "consul",
 			kv:    func(int) kv { return musterKV{c: c} },
 			count: apiKeyCount(c),
+		})
+	}
+	if f := e.floor; f != nil {
+		ts = append(ts, target{
+			name:  floorSystem + "(floor)",
+			kv:    func(int) kv { return musterKV{c: f} },
+			count: apiKeyCount(f),
 		})
 	}
 	if et := e.etcd; et != nil {

@@ -31,9 +31,6 @@ func kvGet(ctx context.Context, e *env) []*result {
 		switch t.name {
 		case "muster":
 			vs = append(vs, variant{"muster(consistent)", func(w int) kv { return musterKV{c: e.musterAt(w), consistent: true} }})
-			if f := e.floor; f != nil {
-				vs = append(vs, variant{floorSystem + "(fixed answer)", func(int) kv { return musterKV{c: f} }})
-			}
 		case "etcd":
 			vs[0].name = "etcd(linearizable)"
 			vs = append(vs, variant{"etcd(serializable)", func(w int) kv { return etcdKV{e: e.etcd, worker: w, serializable: true} }})

@@ -179,7 +179,7 @@ type env struct {
 	// muster (Consul speaks the same HTTP API); nil unless selected, and
 	// always nil with -cluster.
 	consul *musterClient
-	// floor is the net/http floor server of kv-get (floor.go), started
+	// floor is the net/http floor server of kv-put and kv-get (floor.go), started
 	// with muster.
 	floor        *musterClient
 	etcd         *etcdPeer // with -cluster worker w's client talks to member w%3 only
@@ -233,7 +233,7 @@ func (e *env) startSingle(ctx context.Context, dir string) ([]string, error) {
 			}
 			e.nodes, e.muster = append(e.nodes, &node{name: p.name, p: p}), c
 			versions = append(versions, c.version())
-			if slices.Contains(e.cfg.workloads, "kv-get") {
+			if slices.Contains(e.cfg.workloads, "kv-put") || slices.Contains(e.cfg.workloads, "kv-get") {
 				fp, fc, err := startFloor(ctx, dir)
 				if err != nil {
 					return nil, fmt.Errorf("floor server: %w", err)
