@@ -11,8 +11,9 @@ import (
 )
 
 // TestCodecRoundTrip: commands survive encode and decode through the
-// pooled codecs, a failed decode leaves nothing behind for the next one,
-// and a decoded value never aliases the encoded bytes.
+// pooled codecs, a garbage body is a bad command (and the codec that
+// refused it decodes the next body), and a decoded value never aliases
+// the encoded bytes.
 func TestCodecRoundTrip(t *testing.T) {
 	big := bytes.Repeat([]byte("v"), maxPooledBuf+1)
 	tests := []struct {
@@ -36,7 +37,7 @@ func TestCodecRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// A garbage body first: its error must not stick to the codec.
+			// A garbage body first, on the codec the good one reuses.
 			if err := decode([]byte{0xc1}, tt.out()); !errors.Is(err, ErrBadCommand) {
 				t.Fatalf("decode(garbage) = %v, want ErrBadCommand", err)
 			}

@@ -8,26 +8,24 @@ import (
 	"time"
 )
 
-// fakeLookPath makes lookPath find exactly the names in found.
+// fakeLookPath makes lookPath find exactly the names in found: a bare
+// name in /usr/local/bin, a path as itself, and "name=path" at path. A
+// binary whose path holds "muster" says it is muster, any other Consul.
 func fakeLookPath(t *testing.T, found ...string) {
 	t.Helper()
 	old := lookPath
 	lookPath = func(name string) (string, error) {
-		if slices.Contains(found, name) {
-			if strings.Contains(name, "/") {
+		for _, f := range found {
+			switch n, path, ok := strings.Cut(f, "="); {
+			case ok && n == name:
+				return path, nil
+			case !ok && f == name && strings.Contains(name, "/"):
 				return name, nil
+			case !ok && f == name:
+				return "/usr/local/bin/" + name, nil
 			}
-			return "/usr/local/bin/" + name, nil
 		}
 		return "", exec.ErrNotFound
-	}
-	if slices.Contains(found, "muster-as-consul") {
-		lookPath = func(name string) (string, error) {
-			if name == "consul" {
-				return "/tmp/suite/muster-as-consul/consul", nil
-			}
-			return "", exec.ErrNotFound
-		}
 	}
 	oldVersion := consulVersion
 	consulVersion = func(bin string) (string, error) {
@@ -61,9 +59,9 @@ func TestResolveConsul(t *testing.T) {
 		{name: "-systems with consul, no binary", args: []string{"-systems=consul"}, err: "pass -consul=PATH"},
 		{name: "-systems without consul", args: []string{"-systems=muster,redis", "-consul=/opt/consul"}, found: []string{"/opt/consul"},
 			systems: []string{"muster", "redis"}, why: "consul: not included (not in -systems)"},
-		{name: "default, a consul on PATH that is muster", found: []string{"muster-as-consul"}, systems: []string{"muster", "etcd", "redis"},
+		{name: "default, a consul on PATH that is muster", found: []string{"consul=/tmp/suite/muster-as-consul/consul"}, systems: []string{"muster", "etcd", "redis"},
 			why: "consul: not included (/tmp/suite/muster-as-consul/consul is not a Consul binary"},
-		{name: "-systems with consul, PATH has muster as consul", args: []string{"-systems=consul"}, found: []string{"muster-as-consul"},
+		{name: "-systems with consul, PATH has muster as consul", args: []string{"-systems=consul"}, found: []string{"consul=/tmp/suite/muster-as-consul/consul"},
 			err: "is not a Consul binary"},
 		{name: "-cluster", args: []string{"-cluster", "-consul=/opt/consul"}, found: []string{"/opt/consul"},
 			systems: clusterSystems, why: "consul: not included (-cluster"},
@@ -167,13 +165,8 @@ func TestConsulGoalLine(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			line := tc.goal.line(tc.results)
-			rest := line
-			for _, want := range tc.want {
-				i := strings.Index(rest, want)
-				if i < 0 {
-					t.Fatalf("line %q lacks %q (in order)", line, want)
-				}
-				rest = rest[i+len(want):]
+			if w := inOrder(line, tc.want...); w != "" {
+				t.Fatalf("line %q lacks %q (in order)", line, w)
 			}
 			if tc.not != "" && strings.Contains(line, tc.not) {
 				t.Errorf("line %q has %q", line, tc.not)

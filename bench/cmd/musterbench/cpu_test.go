@@ -53,13 +53,8 @@ func TestPrintCPU(t *testing.T) {
 				}
 				return
 			}
-			rest := out
-			for _, s := range tt.want {
-				i := strings.Index(rest, s)
-				if i < 0 {
-					t.Fatalf("%q not found (in order) in:\n%s", s, out)
-				}
-				rest = rest[i+len(s):]
+			if w := inOrder(out, tt.want...); w != "" {
+				t.Fatalf("%q not found (in order) in:\n%s", w, out)
 			}
 			for _, line := range strings.Split(out, "\n") {
 				if strings.HasPrefix(line, "kv-") && tt.noRatio && strings.HasSuffix(strings.TrimSpace(line), "x") {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 )
 
 // The floor server is Go's net/http with next to nothing behind it: a
@@ -117,22 +115,10 @@ func startFloor(ctx context.Context, dir string) (*proc, *musterClient, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
-	p, err := startProc(floorSystem, dir, exe, floorCmd, addr)
+	p, err := startProc(floorSystem, dir, exe, floorCmd, "127.0.0.1:"+strconv.Itoa(ports[0]))
 	if err != nil {
 		return nil, nil, err
 	}
-	c := newMusterClient(addr)
-	err = p.waitReady(ctx, 10*time.Second, func(ctx context.Context) error {
-		_, body, err := c.do(ctx, http.MethodGet, "/v1/status/leader", nil)
-		if err == nil && len(body) == 0 {
-			err = errors.New("no answer")
-		}
-		return err
-	})
-	if err != nil {
-		p.stop()
-		return nil, nil, err
-	}
-	return p, c, nil
+	c, err := apiClient(ctx, p, exe, ports[0])
+	return p, c, err
 }

@@ -72,3 +72,16 @@ func TestValueFor(t *testing.T) {
 		t.Fatal("values of distinct keys collide")
 	}
 }
+
+// inOrder reports the first of wants that s lacks after the previous one
+// was found, or "" when s holds them all, in order.
+func inOrder(s string, wants ...string) string {
+	for _, w := range wants {
+		i := strings.Index(s, w)
+		if i < 0 {
+			return w
+		}
+		s = s[i+len(w):]
+	}
+	return ""
+}

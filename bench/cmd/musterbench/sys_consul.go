@@ -126,11 +126,6 @@ func startConsul(ctx context.Context, dir, bin string) (*proc, *musterClient, er
 		return nil, nil, err
 	}
 	fmt.Fprintf(os.Stderr, "consul: HTTP API at http://127.0.0.1:%d\n", ports[0])
-	c := newMusterClient("127.0.0.1:" + strconv.Itoa(ports[0]))
-	if err := waitLeader(ctx, p, c); err != nil {
-		p.stop()
-		return nil, nil, err
-	}
-	c.bin, c.pid = bin, p.cmd.Process.Pid
-	return p, c, nil
+	c, err := apiClient(ctx, p, bin, ports[0])
+	return p, c, err
 }

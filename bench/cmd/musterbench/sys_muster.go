@@ -40,25 +40,28 @@ func startMuster(ctx context.Context, dir, bin string) (*proc, *musterClient, er
 		return nil, nil, err
 	}
 	fmt.Fprintf(os.Stderr, "muster: HTTP API and /debug/pprof at http://127.0.0.1:%d\n", ports[0])
-	c := newMusterClient("127.0.0.1:" + strconv.Itoa(ports[0]))
-	if err := waitLeader(ctx, p, c); err != nil {
-		p.stop()
-		return nil, nil, err
-	}
-	c.bin, c.pid = bin, p.cmd.Process.Pid
-	return p, c, nil
+	c, err := apiClient(ctx, p, bin, ports[0])
+	return p, c, err
 }
 
-// waitLeader waits up to 30 s until the agent p serves c's API and
-// /v1/status/leader names a leader.
-func waitLeader(ctx context.Context, p *proc, c *musterClient) error {
-	return p.waitReady(ctx, 30*time.Second, func(ctx context.Context) error {
+// apiClient waits up to 30 s until the server p, started from bin, serves
+// the HTTP API on port and /v1/status/leader names a leader, and returns
+// its client. On failure it stops p.
+func apiClient(ctx context.Context, p *proc, bin string, port int) (*musterClient, error) {
+	c := newMusterClient("127.0.0.1:" + strconv.Itoa(port))
+	err := p.waitReady(ctx, 30*time.Second, func(ctx context.Context) error {
 		_, body, err := c.do(ctx, http.MethodGet, "/v1/status/leader", nil)
 		if err == nil && len(bytes.Trim(body, "\"\n")) == 0 {
 			err = errors.New("no leader yet")
 		}
 		return err
 	})
+	if err != nil {
+		p.stop()
+		return nil, err
+	}
+	c.bin, c.pid = bin, p.cmd.Process.Pid
+	return c, nil
 }
 
 // buildMuster builds ./cmd/muster of the repository that holds the bench
